@@ -1,0 +1,111 @@
+"""The work behind each `triage` subcommand (except serve), as plain functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from model.data import ColumnMap, DataError, load_tickets
+from model.evaluate import evaluation_report, format_report
+from model.predictor import TriageModel
+from model.registry import current_version, list_versions, publish as publish_model, read_metadata, rollback as rollback_registry, save_model
+from model.train import train as train_model
+
+ERROR_ROUTE = "error"
+
+
+def train(data: Sequence[str], out: Path, target_precision: float, columns: ColumnMap, encoding: str, as_json: bool) -> int:
+    if not 0.5 <= target_precision < 1.0:
+        raise ValueError(f"--target-precision must be at least 0.5 and below 1, got {target_precision}")
+    if (out / "metadata.json").exists():
+        raise ValueError(f"{out} already holds a model; choose a new folder (model directories are never overwritten)")
+    tickets = load_tickets(data, columns, require_label=True, encoding=encoding)
+    result = train_model(tickets, target_precision=target_precision)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    meta = save_model(result, out, data)
+    if as_json:
+        print(json.dumps({"version": meta["version"], "thresholds": meta["thresholds"], "params": meta["params"], "metrics": meta["metrics"]}, indent=2))
+    else:
+        print(format_report(result.report, "Cross-validated (out-of-fold) on the training data"))
+        print("  thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in result.thresholds.items()) + f" (target precision {target_precision})")
+        print(f"  C={result.params['C']} chosen by {result.params['cv_folds']}-fold CV; trained in {result.seconds:.1f} s")
+        print(f"Model {meta['version']} written to {out}")
+    return 0
+
+
+def evaluate(model_dir: Path, data: Sequence[str], columns: ColumnMap, encoding: str, as_json: bool) -> int:
+    model = TriageModel.load(model_dir)
+    tickets = load_tickets(data, columns, require_label=True, encoding=encoding)
+    rows = tickets[tickets["usable"] & (tickets["label"] != "")]
+    if rows.empty:
+        raise DataError(", ".join(data), "no labelled ticket with usable text to evaluate on")
+    unknown = sorted(set(rows["label"]) - set(model.labels))
+    if unknown:
+        raise DataError(", ".join(data), f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(model.labels)})", column="label")
+    proba = model.predict_proba(rows["text"].tolist())
+    report = evaluation_report(rows["label"].tolist(), proba, model.labels, model.thresholds, rows["language"].tolist())
+    report["model_version"] = model.version
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report, f"Model {model.version} on {', '.join(data)}"))
+    return 0
+
+
+def predict(model_dir: Path, input_file: str, output: Path, columns: ColumnMap, encoding: str) -> int:
+    model = TriageModel.load(model_dir)
+    tickets = load_tickets([input_file], columns, require_label=False, encoding=encoding)
+    usable = tickets["usable"].to_numpy()
+    result = pd.DataFrame({"id": tickets["id"], "route": ERROR_ROUTE, "label": "", "confidence": float("nan")})
+    for lab in model.labels:
+        result[f"p_{lab}"] = float("nan")
+    result["message"] = ""
+    result.loc[~usable, "message"] = "no usable text in subject/body"
+    if usable.any():
+        predictions = model.predict(tickets.loc[usable, "text"].tolist())
+        result.loc[usable, "route"] = [p.route for p in predictions]
+        result.loc[usable, "label"] = [p.label for p in predictions]
+        result.loc[usable, "confidence"] = [round(p.confidence, 6) for p in predictions]
+        for lab in model.labels:
+            result.loc[usable, f"p_{lab}"] = [round(p.probabilities[lab], 6) for p in predictions]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() in (".jsonl", ".ndjson"):
+        result.to_json(output, orient="records", lines=True, force_ascii=False)
+    else:
+        result.to_csv(output, index=False)
+    counts = result["route"].value_counts()
+    print(f"{len(result)} tickets -> {output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts.get(ERROR_ROUTE, 0):
+        print(f"warning: {counts[ERROR_ROUTE]} row(s) had no usable text (route={ERROR_ROUTE})", file=sys.stderr)
+    return 0
+
+
+def publish(model_dir: Path, registry: Path) -> int:
+    version = publish_model(model_dir, registry)
+    print(f"Published {version} to {registry}; it is now the current version")
+    return 0
+
+
+def rollback(registry: Path, version: str | None) -> int:
+    chosen = rollback_registry(registry, version)
+    print(f"{registry}: current version is now {chosen}")
+    return 0
+
+
+def versions(registry: Path) -> int:
+    current = current_version(registry)
+    names = list_versions(registry)
+    if not names:
+        print(f"{registry}: no model versions")
+        return 0
+    for name in names:
+        meta = read_metadata(registry / name)
+        m = meta.get("metrics", {})
+        mark = "*" if name == current else " "
+        print(f"{mark} {name}  created {meta.get('created')}  macro-F1 {m.get('macro_f1', float('nan')):.3f}  labels {','.join(meta.get('labels', []))}")
+    return 0

@@ -1,0 +1,26 @@
+"""`triage serve`: start the prediction service (FastAPI under uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the prediction service with its review page")
+    p.add_argument("--host", help="address to listen on (env TRIAGE_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env TRIAGE_PORT, default 8000)")
+    p.add_argument("--model", metavar="DIR", help="model directory to serve (env TRIAGE_MODEL; default: current version in the registry)")
+    p.add_argument("--registry", metavar="DIR", help="model registry folder (env TRIAGE_REGISTRY, default ./models)")
+    p.add_argument("--database", metavar="URL", help="review-queue database URL (env TRIAGE_DATABASE_URL, default SQLite under ./var)")
+    p.add_argument("--train-if-missing", action="store_true",
+                   help="train a model from the shipped data when the registry is empty (what `make run` does)")
+
+
+def serve(args: argparse.Namespace) -> int:
+    from service.main import run
+
+    overrides = {k: v for k, v in {
+        "host": args.host, "port": args.port, "model": args.model, "registry": args.registry,
+        "database_url": args.database,
+    }.items() if v is not None}
+    return run(overrides, train_if_missing=args.train_if_missing)

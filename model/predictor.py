@@ -1,0 +1,86 @@
+"""A loaded, verified model ready to predict: probabilities, routes and explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from model.decision import choose_thresholds, route
+from model.explain import Explainer
+from model.oof import read_oof
+from model.registry import load_pipeline
+
+
+@dataclass
+class Prediction:
+    """The model's answer for one ticket."""
+
+    route: str
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TriageModel:
+    """A pipeline with its metadata and the thresholds in force."""
+
+    def __init__(self, pipeline: Pipeline, metadata: dict[str, Any], thresholds: Mapping[str, float] | None = None,
+                 directory: Path | None = None):
+        self.pipeline = pipeline
+        self.metadata = metadata
+        self.directory = directory
+        self.labels: list[str] = [str(c) for c in pipeline.classes_]
+        self.thresholds: dict[str, float] = dict(thresholds or metadata["thresholds"])
+        self.explainer = Explainer(pipeline)
+        self._cleaner = pipeline.named_steps["clean"]
+        self._features = pipeline.named_steps["features"]
+        self._classifier = pipeline.named_steps["classifier"]
+
+    @classmethod
+    def load(cls, model_dir: str | Path, target_precision: float | None = None,
+             thresholds: Mapping[str, float] | None = None) -> TriageModel:
+        """Load and verify a model directory, optionally with other thresholds.
+
+        `target_precision` re-chooses every threshold from the model's saved out-of-fold
+        predictions; `thresholds` then overrides single labels.
+        """
+        pipeline, meta = load_pipeline(model_dir)
+        chosen = dict(meta["thresholds"])
+        if target_precision is not None:
+            oof = read_oof(Path(model_dir))
+            chosen = choose_thresholds(oof.proba, oof.y, oof.labels, target_precision)
+        if thresholds:
+            unknown = set(thresholds) - set(chosen)
+            if unknown:
+                raise ValueError(f"threshold for unknown label(s) {', '.join(sorted(unknown))}; labels are {', '.join(chosen)}")
+            chosen.update(thresholds)
+        return cls(pipeline, meta, chosen, Path(model_dir))
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per raw ticket text, columns in `labels` order."""
+        return np.asarray(self.pipeline.predict_proba(list(texts)))
+
+    def predict(self, texts: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
+        """Route, label, confidence and probabilities (and optionally explanations) per ticket."""
+        cleaned = self._cleaner.transform(texts)
+        x = self._features.transform(cleaned)
+        proba = self._classifier.predict_proba(x)
+        routes, labels, confidence = route(proba, self.labels, self.thresholds)
+        out = []
+        for i in range(len(cleaned)):
+            out.append(Prediction(
+                route=routes[i], label=labels[i], confidence=float(confidence[i]),
+                probabilities={lab: float(p) for lab, p in zip(self.labels, proba[i])},
+                explanation=self.explainer.explain(cleaned[i], x[i], top_k) if explain else [],
+            ))
+        return out

@@ -1,0 +1,75 @@
+"""Redaction of personal data: e-mail addresses, Swedish phone numbers, personnummer.
+
+The one place that knows what personal data looks like. Text cleaning (features), the review
+queue (stored text), logs and exports all call `redact`, so they agree on what is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+EMAIL_TOKEN = "[EMAIL]"
+PHONE_TOKEN = "[PHONE]"
+PERSONNUMMER_TOKEN = "[PERSONNUMMER]"
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+# 12 digits (YYYYMMDDNNNN) or 10 digits (YYMMDDNNNN); '-' or '+' (over 100 years) may separate
+# the date from the last four. Samordningsnummer add 60 to the day.
+_PERSONNUMMER = re.compile(r"(?<![\d\w-])((?:19|20)?\d{6})\s?([-+]?)\s?(\d{4})(?![\d\w])")
+
+# Swedish numbers: +46 / 0046 / 0 prefix, then 6-9 more digits with single spaces, hyphens or
+# a bracketed zero between them ("+46 (0)70-123 45 67", "08-123 456 78", "0046 31 12 34 56").
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+46|0046)[ -]?(?:\(0\)[ -]?)?[1-9]|0[1-9])(?:[ -]?\d){6,9}(?![\d\w])"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn checksum (used by personnummer)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _valid_date(yymmdd: str) -> bool:
+    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
+    if day > 60:  # samordningsnummer
+        day -= 60
+    try:
+        # Year 2000 is a leap year, so 29 February is accepted for any two-digit year.
+        dt.date(2000, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def is_personnummer(text: str) -> bool:
+    """True for a personnummer or samordningsnummer with a valid date and checksum."""
+    m = _PERSONNUMMER.fullmatch(text.strip())
+    return m is not None and _personnummer_match_valid(m)
+
+
+def _personnummer_match_valid(m: re.Match[str]) -> bool:
+    date, last4 = m.group(1), m.group(3)
+    ten = date[-6:] + last4
+    return _valid_date(ten[:6]) and luhn_valid(ten)
+
+
+def _replace_personnummer(m: re.Match[str]) -> str:
+    return PERSONNUMMER_TOKEN if _personnummer_match_valid(m) else m.group(0)
+
+
+def redact(text: str) -> str:
+    """Replace e-mail addresses, phone numbers and valid personnummer with placeholders."""
+    if "@" in text:
+        text = _EMAIL.sub(EMAIL_TOKEN, text)
+    text = _PERSONNUMMER.sub(_replace_personnummer, text)
+    return _PHONE.sub(PHONE_TOKEN, text)

@@ -1,0 +1,181 @@
+"""Ticket text cleaning: the ONE place where raw ticket text becomes model input.
+
+`TextCleaner` is the first step of every saved pipeline, so training and prediction clean text
+the same way. It removes what says nothing about the request (HTML, quoted earlier replies,
+signatures, markdown syntax, template comments, stack-trace bodies) and replaces personal data
+with placeholders so that names, addresses and numbers cannot become features.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from model.redact import redact
+
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|sv|vs|vb|fw|fwd|ang|aw|tr)\s*:\s*)+", re.IGNORECASE)
+
+# --- HTML ---------------------------------------------------------------------------------
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_HTML_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/li|/tr|/h\d|p|div|li|tr|h\d)\b[^>]*>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
+
+# --- quoted replies and forwards ------------------------------------------------------------
+_QUOTE_HEADER = re.compile(
+    r"^\s*(?:"
+    r"-{2,}\s*(?:original message|ursprungligt meddelande|forwarded message|vidarebefordrat meddelande)"
+    r"|on\b.{0,120}\bwrote:\s*$"
+    r"|den\b.{0,120}\bskrev\b.{0,80}:\s*$"
+    r"|(?:från|from|skickat|sent|datum|date)\s*:.*$"
+    r")",
+    re.IGNORECASE,
+)
+_HEADER_FIELD = re.compile(
+    r"^\s*(?:från|from|skickat|sent|datum|date|till|to|kopia|cc|ämne|subject)\s*:", re.IGNORECASE
+)
+_QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
+
+# --- signatures -----------------------------------------------------------------------------
+_SIGN_OFF = re.compile(
+    r"^\s*(?:--\s*$"
+    r"|(?:med\s+)?(?:vänliga|vanliga|bästa|varma)\s+hälsningar\b"
+    r"|mvh\b|m\.v\.h\b|hälsningar\b|vh\b"
+    r"|(?:best|kind|warm|many)\s+regards\b|regards\b|br,?\s*$|cheers,?\s*$"
+    r"|(?:skickat|sent)\s+från\s+min\b|sent\s+from\s+my\b"
+    r")",
+    re.IGNORECASE,
+)
+_KEEP_QUOTED_BELOW_WORDS = 20  # a short reply ("any news?") keeps the quoted ticket it answers
+
+# --- markdown, code and traces --------------------------------------------------------------
+_CODE_FENCE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)", re.DOTALL)
+_EXCEPTION_NAME = re.compile(r"\b[A-Za-z_][\w.]*(?:Error|Exception|Warning|Fault)\b")
+_TRACE_LINE = re.compile(
+    r"^\s*(?:at\s+[\w$.<>]+\(.*\)|File\s+\".*\",\s+line\s+\d+.*|Traceback \(most recent call last\):"
+    r"|\.\.\.\s+\d+\s+more)\s*$"
+)
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
+_MD_SYNTAX = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]\s+\[[ xX]\]|[-*+]|\d+[.)])\s+|[*_`~|]{1,3}", re.MULTILINE)
+_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
+_SPACE = re.compile(r"[ \t\f\v\u00a0\u200b]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def ticket_text(subject: object, body: object) -> str:
+    """Join a ticket's subject and body into the single raw string the model reads."""
+    parts = [str(p) for p in (subject, body) if isinstance(p, str) and p.strip()]
+    return "\n".join(parts)
+
+
+def strip_html(text: str) -> str:
+    """Turn an HTML fragment into plain text with line breaks where blocks ended."""
+    text = _HTML_COMMENT.sub(" ", text)
+    if "<" in text:
+        text = _HTML_DROP.sub(" ", text)
+        text = _HTML_BREAK.sub("\n", text)
+        text = _HTML_TAG.sub(" ", text)
+    return html.unescape(text) if "&" in text else text
+
+
+def strip_quoted_reply(text: str) -> str:
+    """Drop quoted earlier messages, unless the new part is too short to stand alone."""
+    lines = text.split("\n")
+    cut = next((i for i, line in enumerate(lines) if i > 0 and _is_quote_start(lines, i)), None)
+    if cut is None:
+        return text
+    new, quoted = lines[:cut], lines[cut:]
+    new_text = strip_signature("\n".join(new))
+    if len(new_text.split()) >= _KEEP_QUOTED_BELOW_WORDS:
+        return new_text
+    kept = [_QUOTE_MARK.sub("", line) for line in quoted]
+    kept = [line for line in kept if not _HEADER_FIELD.match(line) and not _QUOTE_HEADER.match(line)]
+    return new_text + "\n" + strip_signature("\n".join(kept))
+
+
+def _is_quote_start(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _QUOTE_MARK.match(line) and line.strip():
+        return all(_QUOTE_MARK.match(x) or not x.strip() for x in lines[i:])
+    if not _QUOTE_HEADER.match(line):
+        return False
+    if _HEADER_FIELD.match(line):  # "From: ..." counts only as part of a header block
+        return sum(bool(_HEADER_FIELD.match(x)) for x in lines[i : i + 5]) >= 2
+    return True
+
+
+def strip_signature(text: str) -> str:
+    """Cut the text at the last sign-off line ("Mvh", "Best regards", "-- ") that has text above it."""
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, 0, -1):
+        if _SIGN_OFF.match(lines[i]) and any(x.strip() for x in lines[:i]):
+            return "\n".join(lines[:i])
+    return text
+
+
+def strip_markdown(text: str) -> str:
+    """Reduce markdown, code blocks and stack traces to the words that carry meaning."""
+    if "```" in text or "~~~" in text:
+        text = _CODE_FENCE.sub(_code_summary, text)
+    if "at " in text or "File " in text or "Traceback" in text:
+        text = "\n".join(_trace_summary(line) for line in text.split("\n"))
+    text = _MD_IMAGE.sub(r" image \1 ", text)
+    text = _MD_LINK.sub(r" \1 ", text)
+    text = _URL.sub(" url ", text)
+    return _MD_SYNTAX.sub(" ", text)
+
+
+def _code_summary(m: re.Match[str]) -> str:
+    names = " ".join(dict.fromkeys(_EXCEPTION_NAME.findall(m.group(0))))
+    return f"\ncodeblock {names}\n"
+
+
+def _trace_summary(line: str) -> str:
+    return "stacktrace" if _TRACE_LINE.match(line) else line
+
+
+def clean_text(text: object) -> str:
+    """Clean one raw ticket text (subject + body) into model input. Never raises."""
+    if not isinstance(text, str):
+        return ""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _SUBJECT_PREFIX.sub("", text)
+    if "<" in text or "&" in text:
+        text = strip_html(text)
+    text = strip_quoted_reply(text)
+    text = strip_signature(text)
+    text = strip_markdown(text)
+    text = redact(text)
+    text = _LONG_NUMBER.sub(" NUM ", text)
+    text = _SPACE.sub(" ", text)
+    return _BLANK_LINES.sub("\n", text).strip()
+
+
+class TextCleaner(TransformerMixin, BaseEstimator):
+    """Pipeline step applying `clean_text` to every ticket; stateless."""
+
+    def fit(self, X: Iterable[object], y: object = None) -> TextCleaner:
+        return self
+
+    def transform(self, X: Iterable[object]) -> list[str]:
+        return [clean_text(x) for x in X]
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
+
+
+def is_usable(text: object) -> bool:
+    """Whether a raw ticket text has anything left to classify after cleaning."""
+    return bool(re.search(r"\w", clean_text(text)))
+
+
