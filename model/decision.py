@@ -9,17 +9,35 @@ import numpy as np
 REVIEW = "review"
 DEFAULT_TARGET_PRECISION = 0.95
 NEVER = 1.0 + 1e-9  # threshold of a label that never reaches the target precision: always review
+# A ticket the model itself gives a one-in-five chance of being wrong goes to a person, however
+# well the tickets above it do together: aggregate precision must not buy near-coin-flips.
+MIN_AUTO_CONFIDENCE = 0.8
+# The target must hold for the lower end of a one-sided 95% interval of the measured precision,
+# not just its point estimate, so a lucky small sample does not set a low threshold.
+PRECISION_BOUND_Z = 1.645
+
+
+def wilson_lower_bound(correct: np.ndarray, n: np.ndarray, z: float = PRECISION_BOUND_Z) -> np.ndarray:
+    """Lower end of the Wilson score interval of a proportion correct/n."""
+    p = correct / n
+    centre = p + z * z / (2 * n)
+    margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.asarray((centre - margin) / (1 + z * z / n))
 
 
 def choose_thresholds(
-    proba: np.ndarray, y_true: Sequence[str], labels: Sequence[str], target_precision: float = DEFAULT_TARGET_PRECISION
+    proba: np.ndarray,
+    y_true: Sequence[str],
+    labels: Sequence[str],
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    min_confidence: float = MIN_AUTO_CONFIDENCE,
 ) -> dict[str, float]:
     """Per label, the lowest confidence at which tickets predicted as that label are still
     correct at least `target_precision` of the time (on out-of-fold predictions).
 
     Tickets are ranked by confidence; the threshold is the confidence of the last ticket at
-    which the running precision still meets the target, so auto-routing covers as many
-    tickets as the target allows.
+    which the lower confidence bound of the running precision still meets the target, and
+    never below `min_confidence`.
     """
     if not 0.0 < target_precision <= 1.0:
         raise ValueError(f"target precision must be in (0, 1], got {target_precision}")
@@ -32,11 +50,11 @@ def choose_thresholds(
         order = np.argsort(-confidence[mine], kind="stable")
         conf = confidence[mine][order]
         correct = (y[mine][order] == label).astype(float)
-        running = np.cumsum(correct) / np.arange(1, len(correct) + 1)
+        running = wilson_lower_bound(np.cumsum(correct), np.arange(1, len(correct) + 1))
         # Ties: a threshold admits every ticket with that confidence, so judge at the last of each tie.
         last_of_tie = np.r_[conf[1:] != conf[:-1], True] if len(conf) else np.array([], bool)
         ok = np.flatnonzero((running >= target_precision) & last_of_tie)
-        thresholds[label] = float(conf[ok[-1]]) if len(ok) else NEVER
+        thresholds[label] = max(float(conf[ok[-1]]), min_confidence) if len(ok) else NEVER
     return thresholds
 
 

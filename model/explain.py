@@ -31,7 +31,8 @@ class Explainer:
         self.names = np.array([n.split("__", 1)[1] for n in features.get_feature_names_out()], dtype=object)
         logistic = pipeline.named_steps["classifier"].calibrated_classifiers_[0].estimator
         coef = np.asarray(logistic.coef_)
-        self.labels = [str(c) for c in logistic.classes_]
+        # The calibrated wrapper fits the regression on encoded labels 0..k-1, in pipeline.classes_ order.
+        self.labels = [str(c) for c in pipeline.classes_]
         # Row c: how much each feature raises class c's score above the others.
         self.push = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef - coef.mean(axis=0)
         self._char_vocab = char.vocabulary_

@@ -65,7 +65,7 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNOREC
 _MD_SYNTAX = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]\s+\[[ xX]\]|[-*+]|\d+[.)])\s+|[*_`~|]{1,3}", re.MULTILINE)
 _LONG_NUMBER = re.compile(r"\b\d{5,}\b")
 _SPACE = re.compile(r"[ \t\f\v\u00a0\u200b]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
+_BLANK_LINES = re.compile(r" *\n\s*")
 
 
 def ticket_text(subject: object, body: object) -> str:
@@ -96,7 +96,7 @@ def strip_quoted_reply(text: str) -> str:
         return new_text
     kept = [_QUOTE_MARK.sub("", line) for line in quoted]
     kept = [line for line in kept if not _HEADER_FIELD.match(line) and not _QUOTE_HEADER.match(line)]
-    return new_text + "\n" + strip_signature("\n".join(kept))
+    return new_text.strip() + "\n" + strip_signature("\n".join(kept)).strip()
 
 
 def _is_quote_start(lines: list[str], i: int) -> bool:

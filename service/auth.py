@@ -1,0 +1,142 @@
+"""API keys with roles: parsing, constant-time checking, and the `require_role` dependency.
+
+Keys come from a file (TRIAGE_API_KEYS_FILE) or the environment (TRIAGE_API_KEYS), either as
+JSON (`{"<key>": ["predict", "review"]}`) or as `key:role1,role2` entries, one per line (or
+separated by `;`). Only sha256 digests of the keys stay in memory, and a presented key is
+compared with every one of them, so neither the keys nor the timing of a check gives them away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from service.errors import ApiError
+
+Role = Literal["predict", "review", "admin"]
+ROLES: frozenset[str] = frozenset(get_args(Role))
+MIN_KEY_LENGTH = 16  # shorter keys can be guessed; `python -c "import secrets; print(secrets.token_urlsafe(32))"`
+
+_bearer = HTTPBearer(auto_error=False, description="API key sent as `Authorization: Bearer <key>`.")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key sent as `X-API-Key: <key>`.")
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The configured keys (as digests) and their roles; empty means open loopback mode."""
+
+    entries: tuple[tuple[bytes, frozenset[str]], ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """Whether no key is configured, so every request gets every role."""
+        return not self.entries
+
+    def roles_of(self, presented: str) -> frozenset[str] | None:
+        """The roles of a presented key, or None when it matches no configured key."""
+        digest = _digest(presented)
+        found: frozenset[str] | None = None
+        for stored, roles in self.entries:
+            # No early exit: every key is compared, so timing says nothing about which matched.
+            if hmac.compare_digest(digest, stored):
+                found = roles
+        return found
+
+
+def parse_keys(text: str, source: str) -> KeyRing:
+    """Parse keys in either accepted format; ValueError says what to fix (never quoting a key)."""
+    stripped = text.strip()
+    if not stripped:
+        return KeyRing()
+    pairs = _parse_json(stripped, source) if stripped[0] in "{[" else _parse_lines(stripped, source)
+    entries: list[tuple[bytes, frozenset[str]]] = []
+    for number, (key, roles) in enumerate(pairs, start=1):
+        where = f"{source}, key #{number}"
+        if len(key) < MIN_KEY_LENGTH:
+            raise ValueError(f"{where} is shorter than {MIN_KEY_LENGTH} characters; generate one with "
+                             "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+        role_set = frozenset(roles)
+        unknown = role_set - ROLES
+        if not role_set or unknown:
+            raise ValueError(f"{where}: roles must be some of {', '.join(sorted(ROLES))} (got {', '.join(sorted(role_set)) or 'none'})")
+        digest = _digest(key)
+        if any(digest == d for d, _ in entries):
+            raise ValueError(f"{where} repeats an earlier key; give each key once with all its roles")
+        entries.append((digest, role_set))
+    return KeyRing(tuple(entries))
+
+
+def _parse_json(text: str, source: str) -> list[tuple[str, list[str]]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    if isinstance(data, dict):
+        items: Iterable[tuple[object, object]] = data.items()
+    elif isinstance(data, list) and all(isinstance(d, dict) and set(d) == {"key", "roles"} for d in data):
+        items = [(d["key"], d["roles"]) for d in data]
+    else:
+        raise ValueError(f'{source}: JSON must be {{"<key>": ["predict", ...]}} or [{{"key": "<key>", "roles": [...]}}]')
+    pairs = []
+    for number, (key, roles) in enumerate(items, start=1):
+        if isinstance(roles, str):
+            roles = roles.split(",")
+        if not isinstance(key, str) or not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError(f"{source}, key #{number}: a key must be a string and its roles a list of strings")
+        pairs.append((key.strip(), [r.strip() for r in roles if r.strip()]))
+    return pairs
+
+
+def _parse_lines(text: str, source: str) -> list[tuple[str, list[str]]]:
+    pairs = []
+    entries = [e.strip() for line in text.splitlines() for e in line.split(";")]
+    for number, entry in enumerate((e for e in entries if e and not e.startswith("#")), start=1):
+        key, sep, roles = entry.rpartition(":")
+        if not sep or not key.strip():
+            raise ValueError(f"{source}, entry #{number}: write it as key:role1,role2 (roles: {', '.join(sorted(ROLES))})")
+        pairs.append((key.strip(), [r.strip() for r in roles.split(",") if r.strip()]))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as far as the service needs to know: the roles of the presented key."""
+
+    roles: frozenset[str]
+
+
+def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets a request through only with a key holding `role` (401 / 403 otherwise)."""
+
+    async def check(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header_key: Annotated[str | None, Depends(_api_key_header)],
+    ) -> Principal:
+        ring: KeyRing = request.app.state.services.keys
+        if ring.open:
+            return Principal(ROLES)
+        presented = bearer.credentials if bearer else header_key
+        if not presented:
+            raise ApiError(401, "missing_api_key", "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                           headers={"WWW-Authenticate": "Bearer"})
+        roles = ring.roles_of(presented)
+        if roles is None:
+            raise ApiError(401, "invalid_api_key", "the API key is not valid; check it or ask for a new one",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if role not in roles:
+            raise ApiError(403, "forbidden", f"this API key lacks the '{role}' role needed here (it has: {', '.join(sorted(roles))})")
+        return Principal(roles)
+
+    return check

@@ -1,0 +1,154 @@
+"""The service's settings: one object, from `TRIAGE_*` environment variables and `triage serve`
+options, validated once at start-up with messages that say what to fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.auth import KeyRing, parse_keys
+from service.next_steps import DEFAULT_FILE as DEFAULT_NEXT_STEPS
+
+ENV_PREFIX = "TRIAGE_"
+DEFAULT_DATABASE_URL = "sqlite:///var/triage.db"
+_OPTIONS = {  # `triage serve` option of each setting that has one, for error messages
+    "host": "--host", "port": "--port", "model": "--model", "registry": "--registry", "database_url": "--database",
+    "thresholds": "--threshold", "target_precision": "--target-precision", "api_keys_file": "--api-keys-file",
+}
+
+
+class ConfigError(ValueError):
+    """A setting (or what it points at) that stops the service from starting."""
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; see docs/SERVICE.md."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port to listen on")
+    model: Path | None = Field(default=None, description="model directory to serve; default: the registry's current version")
+    registry: Path = Field(default=Path("models"), description="model registry folder")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="review-queue database (sqlite:///... or postgresql+psycopg://...)")
+    target_precision: float | None = Field(default=None, gt=0.0, le=1.0, description="re-choose thresholds for this precision")
+    thresholds: dict[str, float] = Field(default_factory=dict, description='per-label threshold overrides, e.g. {"delivery": 0.8}')
+    api_keys: SecretStr | None = Field(default=None, description="API keys as JSON or 'key:role1,role2' entries separated by ';'")
+    api_keys_file: Path | None = Field(default=None, description="file with API keys (JSON or one 'key:role1,role2' per line)")
+    watch_interval: float = Field(default=5.0, ge=0.0, description="seconds between checks of the registry's CURRENT; 0 turns it off")
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="largest request body accepted")
+    max_ticket_chars: int = Field(default=20_000, ge=100, description="longest ticket (subject + body) accepted")
+    max_batch: int = Field(default=100, ge=1, le=10_000, description="most tickets in one batch request")
+    review_buffer_size: int = Field(default=1000, ge=1, description="review items held in memory while the database is down")
+    review_retry_interval: float = Field(default=5.0, gt=0.0, description="seconds between attempts to flush the review buffer")
+    explain_terms: int = Field(default=6, ge=0, le=50, description="explanation terms per label in each prediction")
+    next_steps_file: Path = Field(default=DEFAULT_NEXT_STEPS, description="the editable next-steps texts")
+    training_data: Path = Field(default=Path("data/tickets.csv"), description="tickets `--train-if-missing` trains on")
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error)$", description="debug, info, warning or error")
+
+    _key_ring: KeyRing = PrivateAttr(default_factory=KeyRing)
+
+    @field_validator("model")
+    @classmethod
+    def _model_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"model directory {value} does not exist; give a folder written by `triage train` (or leave it out to serve the registry)")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [f"{label}={t}" for label, t in value.items() if not (math.isfinite(t) and 0.0 < t <= 1.0)]
+        if bad:
+            raise ValueError(f"thresholds must be in (0, 1], got {', '.join(bad)}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL; write sqlite:///var/triage.db or postgresql+psycopg://user@host:5432/db") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database '{url.get_backend_name()}'; use sqlite:///... or postgresql+psycopg://...")
+        return value
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _key_file_readable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                value.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ValueError(f"API key file {value} cannot be read ({getattr(e, 'strerror', None) or e}); check the path and its permissions") from None
+        return value
+
+    @model_validator(mode="after")
+    def _keys_and_host(self) -> Settings:
+        if self.api_keys is not None and self.api_keys_file is not None:
+            raise ValueError("give API keys either in TRIAGE_API_KEYS or in a key file (TRIAGE_API_KEYS_FILE), not both")
+        if self.api_keys_file is not None:
+            ring = parse_keys(self.api_keys_file.read_text(encoding="utf-8"), f"API key file {self.api_keys_file}")
+        else:
+            ring = parse_keys(self.api_keys.get_secret_value() if self.api_keys else "", "TRIAGE_API_KEYS")
+        if ring.open and not is_loopback(self.host):
+            raise ValueError(f"no API keys are configured, so the service only listens on loopback (127.0.0.1 or ::1), not on {self.host}; "
+                             "configure keys with TRIAGE_API_KEYS_FILE or TRIAGE_API_KEYS, or use --host 127.0.0.1")
+        self._key_ring = ring
+        return self
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """The API keys (as digests) and their roles."""
+        return self._key_ring
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the environment with `overrides` (command-line options) on top; ConfigError says what to fix."""
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as e:
+        raise ConfigError(describe_settings_errors(e)) from None
+
+
+def describe_settings_errors(error: ValidationError) -> str:
+    """A message naming each bad setting by its option and environment variable."""
+    lines = ["invalid settings:"]
+    for e in error.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        field = loc[0] if loc else ""
+        if field:
+            names = " / ".join(n for n in (_OPTIONS.get(field), ENV_PREFIX + field.upper()) if n)
+            where = names + (f" ({'.'.join(loc[1:])})" if len(loc) > 1 else "")
+        else:
+            where = "settings"
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def unknown_environment_settings() -> list[str]:
+    """`TRIAGE_*` environment variables that name no setting (probably typos)."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)

@@ -1,0 +1,105 @@
+"""Error responses: one body shape (`ErrorResponse`) for every failure, and their OpenAPI docs.
+
+Malformed JSON is a 400, a body that does not fit the schema a 422, an oversized body a 413;
+each message says what to change. Unexpected failures become a 500 in `service.middleware`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.schemas import ErrorResponse
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON.",
+    401: "No API key, or an unknown one.",
+    403: "The API key lacks the role this endpoint needs.",
+    409: "The new model was refused; the old one keeps serving.",
+    413: "Request body larger than the configured limit.",
+    415: "The body is not sent as JSON.",
+    422: "The body does not fit the schema, a ticket has no usable text or is too long, or the batch is too large.",
+    503: "Not ready: see the message.",
+}
+_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, code and message, rendered as an `ErrorResponse`."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = dict(headers or {})
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON of an `ErrorResponse`."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the given error statuses with `ErrorResponse`."""
+    return {status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One readable line for pydantic errors, naming each field (never echoing the input)."""
+    return "; ".join(f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:
+        position = bad_json["loc"][-1]
+        reason = bad_json.get("ctx", {}).get("error", "invalid JSON")
+        return JSONResponse(error_body("malformed_json", f"the request body is not valid JSON: {reason} at character {position}"), status_code=400)
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type.lower() and request.method in ("POST", "PUT", "PATCH"):
+        message = f"send the body as JSON with 'Content-Type: application/json' (got '{content_type or 'no content type'}')"
+        return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return JSONResponse(error_body("invalid_request", "the request needs a JSON body"), status_code=422)
+    return JSONResponse(error_body("invalid_request", describe_validation_errors(errors)), status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:
+        limit = getattr(request.app, "max_body_size", None)
+        message = f"the request body is larger than the limit of {limit} bytes; send fewer or shorter tickets per request"
+    else:
+        message = str(exc.detail)
+    code = _CODES.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error raised while handling a request as an `ErrorResponse`."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

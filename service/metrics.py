@@ -1,0 +1,73 @@
+"""Prometheus metrics of one app: requests, latency, routes taken, review rate, model version.
+
+Each app gets its own registry, so several apps in one process (tests) never share counters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector, generate_latest
+
+REVIEW_RATE_WINDOW = 1000  # predictions the review rate is computed over: recent enough to alert on
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The service's metrics and the few operations that update them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        self.requests = Counter("triage_requests", "HTTP requests by endpoint, method and status",
+                                ["endpoint", "method", "status"], registry=self.registry)
+        self.latency = Histogram("triage_request_duration_seconds", "HTTP request latency by endpoint",
+                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.routes = Counter("triage_routes", "Tickets routed, by route and most probable label",
+                              ["route", "label"], registry=self.registry)
+        self.review_rate = Gauge("triage_review_rate", f"Share of the last {REVIEW_RATE_WINDOW} predictions routed to review",
+                                 registry=self.registry)
+        self.model = Info("triage_model", "The model version in service", registry=self.registry)
+        self.reloads = Counter("triage_model_reloads", "Model reload attempts by outcome (swapped, unchanged, refused)",
+                               ["outcome"], registry=self.registry)
+        self.review_buffer = Gauge("triage_review_buffer_size", "Review items waiting in memory for the database",
+                                   registry=self.registry)
+        self.review_failures = Counter("triage_review_enqueue_failures", "Review items the store rejected (not retried)",
+                                       registry=self.registry)
+        self._window: deque[bool] = deque(maxlen=REVIEW_RATE_WINDOW)
+        self._reviews = 0
+        self._lock = threading.Lock()
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency."""
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def observe_routes(self, routes_and_labels: Iterable[tuple[str, str]], review_route: str) -> None:
+        """Count predictions by route and label, and update the review rate."""
+        pairs = list(routes_and_labels)
+        for route, label in pairs:
+            self.routes.labels(route, label).inc()
+        with self._lock:
+            for route, _ in pairs:
+                if len(self._window) == REVIEW_RATE_WINDOW:
+                    self._reviews -= self._window[0]  # about to fall out of the window
+                is_review = route == review_route
+                self._window.append(is_review)
+                self._reviews += is_review
+            if self._window:
+                self.review_rate.set(self._reviews / len(self._window))
+
+    def set_model(self, version: str, created: str) -> None:
+        """Publish the version now in service."""
+        self.model.info({"version": version, "created": created})
+
+    def watch_review_buffer(self, size: Callable[[], int]) -> None:
+        """Read the retry buffer's size at every scrape."""
+        self.review_buffer.set_function(lambda: float(size()))
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

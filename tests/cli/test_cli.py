@@ -1,0 +1,89 @@
+"""The `triage` command end to end, called in-process through its entry point."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cli.main import EXIT_BAD_INPUT, main
+
+
+def test_train_writes_a_model_and_prints_the_evaluation(small_tickets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(small_tickets_file), "--out", str(out), "--target-precision", "0.9"]) == 0
+    printed = capsys.readouterr().out
+    assert "macro-F1" in printed and "per language" in printed and "thresholds:" in printed
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["target_precision"] == 0.9
+    assert main(["train", "--data", str(small_tickets_file), "--out", str(out)]) == EXIT_BAD_INPUT, "never overwrite a model"
+
+
+def test_evaluate_reports_json(small_model_dir: Path, small_tickets_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--model", str(small_model_dir), "--data", str(small_tickets_file), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "macro_f1", "per_class", "per_language", "confusion_matrix", "auto_routed_share", "auto_routed_precision"):
+        assert key in report, f"evaluate --json reports {key}"
+
+
+def test_predict_writes_one_row_per_input_row_in_order(small_model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({
+        "id": ["a", "b", "c", "d"],
+        "subject": ["Synken", "", "New school", "SSO"],
+        "body": ["har stannat sedan i natt", "  ", "please add Norrskolan to the sync", "funkar inte"],
+    }).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", "--model", str(small_model_dir), "--input", str(src), "--output", str(out)]) == 0
+    result = pd.read_csv(out, keep_default_na=False)
+    assert result["id"].tolist() == ["a", "b", "c", "d"]
+    assert list(result.columns[:4]) == ["id", "route", "label", "confidence"]
+    assert {"p_delivery", "p_support", "message"} <= set(result.columns)
+    assert result.loc[1, "route"] == "error" and "no usable text" in result.loc[1, "message"]
+    assert set(result.loc[[0, 2, 3], "route"]) <= {"support", "delivery", "review"}
+
+
+def test_predict_jsonl_output(small_model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "SSO funkar inte"}\n')
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(small_model_dir), "--input", str(src), "--output", str(out)]) == 0
+    assert json.loads(out.read_text().splitlines()[0])["route"] in ("support", "delivery", "review")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "file not found"),
+        ("", "empty"),
+        ("subject,body,label\na,b,support\nc,d,support\n", "at least two labels"),
+        ("subject,colour\na,b\n", "no 'label' column"),
+    ],
+)
+def test_bad_training_input_exits_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, expected: str) -> None:
+    data = tmp_path / "bad.csv"
+    if content is not None:
+        data.write_text(content)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert expected in err and "bad.csv" in err, f"the message names the file and says: {expected}"
+
+
+def test_invalid_encoding_exits_2(small_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "latin.csv"
+    data.write_bytes("subject,body\nå,ä\n".encode("latin-1"))
+    assert main(["predict", "--model", str(small_model_dir), "--input", str(data), "--output", str(tmp_path / "o.csv")]) == EXIT_BAD_INPUT
+    assert "not valid utf-8" in capsys.readouterr().err
+
+
+def test_unknown_mapped_column_exits_2(small_tickets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--data", str(small_tickets_file), "--out", str(tmp_path / "m"), "--columns", "label=Kategori"])
+    assert code == EXIT_BAD_INPUT and "column 'Kategori'" in capsys.readouterr().err
+
+
+def test_publish_versions_and_rollback(small_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    registry = tmp_path / "registry"
+    assert main(["publish", "--model", str(small_model_dir), "--registry", str(registry)]) == 0
+    assert main(["versions", "--registry", str(registry)]) == 0
+    assert "* " in capsys.readouterr().out, "the current version is marked"
+    assert main(["rollback", "--registry", str(registry)]) == EXIT_BAD_INPUT, "nothing older to roll back to"

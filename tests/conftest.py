@@ -1,0 +1,44 @@
+"""Shared fixtures: the shipped data and models trained on it once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model.data import load_tickets
+from model.registry import save_model
+from model.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKETS = ROOT / "data" / "tickets.csv"
+INDEPENDENT = ROOT / "data" / "eval" / "independent.csv"
+
+
+@pytest.fixture(scope="session")
+def tickets_frame() -> pd.DataFrame:
+    return pd.read_csv(TICKETS, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def small_tickets_file(tmp_path_factory: pytest.TempPathFactory, tickets_frame: pd.DataFrame) -> Path:
+    """240 shipped tickets, both labels: enough for a quick model in code tests."""
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    tickets_frame.groupby("label").head(120).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory: pytest.TempPathFactory, small_tickets_file: Path) -> Path:
+    out = tmp_path_factory.mktemp("models") / "small"
+    save_model(train(load_tickets([small_tickets_file]), c_grid=(10.0,)), out, [small_tickets_file])
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model `triage train --data data/tickets.csv` makes, with its default settings."""
+    out = tmp_path_factory.mktemp("models") / "full"
+    save_model(train(load_tickets([TICKETS])), out, [TICKETS])
+    return out

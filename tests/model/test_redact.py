@@ -1,0 +1,57 @@
+import pytest
+
+from model.redact import EMAIL_TOKEN, PERSONNUMMER_TOKEN, PHONE_TOKEN, is_personnummer, luhn_valid, redact
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "19811218-9876",  # 12 digits with hyphen
+        "198112189876",  # 12 digits, no separator
+        "811218-9876",  # 10 digits with hyphen
+        "8112189876",  # 10 digits
+        "811218+9876",  # '+' for people over 100
+        "701063-2391",  # samordningsnummer: day + 60
+    ],
+)
+def test_valid_personnummer_are_redacted(number: str) -> None:
+    assert is_personnummer(number), f"{number} has a valid date and checksum"
+    assert redact(f"eleven {number} saknas") == f"eleven {PERSONNUMMER_TOKEN} saknas"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "811218-9877",  # wrong checksum
+        "811318-9876",  # month 13
+        "1234567890",  # an ordinary ticket number
+        "20241003",  # a date, 8 digits
+    ],
+)
+def test_numbers_that_are_not_personnummer_survive(number: str) -> None:
+    assert redact(f"ärende {number}") == f"ärende {number}", f"{number} is not a valid personnummer and must survive"
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["070-123 45 67", "+46 70 123 45 67", "0046 70 123 45 67", "08-123 456 78", "031-12 34 56", "+46 (0)70-123 45 67", "0701234567"],
+)
+def test_swedish_phone_numbers_are_redacted(phone: str) -> None:
+    assert PHONE_TOKEN in redact(f"ring mig på {phone} tack") or PERSONNUMMER_TOKEN in redact(f"ring mig på {phone} tack"), (
+        f"{phone} should not survive redaction"
+    )
+    assert "123" not in redact(f"ring mig på {phone} tack"), f"no digits of {phone} should remain"
+
+
+@pytest.mark.parametrize("text", ["version 2024-09-03", "HTTP 401 och 500", "AADSTS50105", "port 5432"])
+def test_ordinary_numbers_are_not_phone_numbers(text: str) -> None:
+    assert redact(text) == text, f"{text!r} holds no personal data"
+
+
+def test_emails_are_redacted() -> None:
+    assert redact("skriv till anna.svensson+skola@example.se.") == f"skriv till {EMAIL_TOKEN}."
+
+
+def test_luhn() -> None:
+    assert luhn_valid("8112189876")
+    assert not luhn_valid("8112189877")
