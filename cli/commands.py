@@ -12,7 +12,9 @@ import pandas as pd
 from model.data import ColumnMap, DataError, load_tickets
 from model.evaluate import evaluation_report, format_report
 from model.predictor import TriageModel
-from model.registry import current_version, list_versions, publish as publish_model, read_metadata, rollback as rollback_registry, save_model
+from model.registry import current_version, list_versions, read_metadata, save_model
+from model.registry import publish as publish_model
+from model.registry import rollback as rollback_registry
 from model.train import train as train_model
 
 ERROR_ROUTE = "error"

@@ -27,7 +27,7 @@ def wilson_lower_bound(correct: np.ndarray, n: np.ndarray, z: float = PRECISION_
 
 def choose_thresholds(
     proba: np.ndarray,
-    y_true: Sequence[str],
+    y_true: Sequence[str] | np.ndarray,
     labels: Sequence[str],
     target_precision: float = DEFAULT_TARGET_PRECISION,
     min_confidence: float = MIN_AUTO_CONFIDENCE,

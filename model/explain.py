@@ -8,12 +8,10 @@ pairs ("synken", "lägga till"), which an agent can find highlighted in the tick
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
@@ -39,36 +37,46 @@ class Explainer:
         self._char_analyzer = char.build_analyzer()
         self._ngrams_of = lru_cache(maxsize=65536)(self._ngram_ids)
 
-    def _ngram_ids(self, word: str) -> tuple[int, ...]:
+    def _ngram_ids(self, word: str) -> np.ndarray:
         vocab = self._char_vocab
-        return tuple(vocab[g] + self.n_word for g in self._char_analyzer(word) if g in vocab)
+        return np.array([vocab[g] + self.n_word for g in self._char_analyzer(word) if g in vocab], dtype=np.intp)
 
-    def explain(self, cleaned: str, x: sp.spmatrix, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
-        """Top terms per label for one cleaned ticket and its feature row, strongest first."""
-        row = sp.csr_matrix(x)
-        idx, val = row.indices, row.data
-        contrib = self.push[:, idx] * val  # (labels, nonzero features)
-        terms: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(self.labels)))
-        position = {j: k for k, j in enumerate(idx)}
-        for k, j in enumerate(idx):
-            if j < self.n_word:
-                terms[self.names[j]] += contrib[:, k]
-        # A character n-gram's push is shared among the words it occurs in.
-        holders: dict[int, list[str]] = defaultdict(list)
-        for token in cleaned.lower().split():
-            for j in self._ngrams_of(token):
-                holders[j].append(token)
-        for j, tokens in holders.items():
-            k = position.get(j)
-            if k is None:
-                continue
-            share = contrib[:, k] / len(tokens)
-            for token in tokens:
+    def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
+        """Top terms per label for one cleaned ticket, given its sorted non-zero feature ids and values."""
+        n_labels = len(self.labels)
+        contrib = self.push[:, idx] * val  # (labels, non-zero features)
+        terms: dict[str, list[float]] = {}
+        n_word_features = int(np.searchsorted(idx, self.n_word))
+        for k, pushes in enumerate(contrib[:, :n_word_features].T.tolist()):
+            _add(terms, str(self.names[idx[k]]), pushes)
+        # A character n-gram's push is shared among the words it occurs in (once per occurrence).
+        tokens = cleaned.lower().split()
+        if tokens and idx.size:
+            per_token = [self._ngrams_of(t) for t in tokens]
+            ids = np.concatenate(per_token)
+            owner = np.repeat(np.arange(len(tokens)), [len(a) for a in per_token])
+            col = np.minimum(np.searchsorted(idx, ids), len(idx) - 1)
+            known = idx[col] == ids
+            col, owner = col[known], owner[known]
+            holders = np.bincount(col, minlength=len(idx))
+            by_token = np.stack([
+                np.bincount(owner, weights=contrib[c, col] / holders[col], minlength=len(tokens)) for c in range(n_labels)
+            ]).T.tolist()
+            for token, pushes in zip(tokens, by_token):
                 term = _EDGE_PUNCT.sub("", token)
                 if term:
-                    terms[term] += share
+                    _add(terms, term, pushes)
         out = []
         for c, label in enumerate(self.labels):
             ranked = sorted(((v[c], t) for t, v in terms.items() if v[c] > 0), reverse=True)[:top_k]
-            out += [{"term": t, "label": label, "weight": round(float(w), 4)} for w, t in ranked]
+            out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
         return sorted(out, key=lambda e: -e["weight"])
+
+
+def _add(terms: dict[str, list[float]], term: str, pushes: list[float]) -> None:
+    total = terms.get(term)
+    if total is None:
+        terms[term] = list(pushes)
+    else:
+        for c, p in enumerate(pushes):
+            total[c] += p

@@ -12,8 +12,10 @@ from sklearn.pipeline import Pipeline
 
 from model.decision import choose_thresholds, route
 from model.explain import Explainer
+from model.fastpath import FastScorer, UnsupportedPipeline
 from model.oof import read_oof
 from model.registry import load_pipeline
+from model.text import clean_text
 
 
 @dataclass
@@ -38,9 +40,12 @@ class TriageModel:
         self.labels: list[str] = [str(c) for c in pipeline.classes_]
         self.thresholds: dict[str, float] = dict(thresholds or metadata["thresholds"])
         self.explainer = Explainer(pipeline)
-        self._cleaner = pipeline.named_steps["clean"]
         self._features = pipeline.named_steps["features"]
         self._classifier = pipeline.named_steps["classifier"]
+        try:
+            self.fast: FastScorer | None = FastScorer(pipeline)
+        except UnsupportedPipeline:
+            self.fast = None  # a pipeline of another shape still predicts, through scikit-learn
 
     @classmethod
     def load(cls, model_dir: str | Path, target_precision: float | None = None,
@@ -68,19 +73,27 @@ class TriageModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per raw ticket text, columns in `labels` order."""
+        if self.fast is not None:
+            return self.fast.predict_proba(texts)
         return np.asarray(self.pipeline.predict_proba(list(texts)))
 
     def predict(self, texts: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
         """Route, label, confidence and probabilities (and optionally explanations) per ticket."""
-        cleaned = self._cleaner.transform(texts)
-        x = self._features.transform(cleaned)
-        proba = self._classifier.predict_proba(x)
+        cleaned = [clean_text(t) for t in texts]
+        if self.fast is not None:
+            proba = self.fast.proba_cleaned(cleaned)
+        else:
+            x = self._features.transform(cleaned).tocsr()
+            proba = self._classifier.predict_proba(x)
         routes, labels, confidence = route(proba, self.labels, self.thresholds)
         out = []
-        for i in range(len(cleaned)):
+        for i, text in enumerate(cleaned):
+            terms: list[dict[str, Any]] = []
+            if explain:
+                ids, values = self.fast.features_cleaned(text) if self.fast is not None else (x[i].indices, x[i].data)
+                terms = self.explainer.explain(text, ids, values, top_k)
             out.append(Prediction(
                 route=routes[i], label=labels[i], confidence=float(confidence[i]),
-                probabilities={lab: float(p) for lab, p in zip(self.labels, proba[i])},
-                explanation=self.explainer.explain(cleaned[i], x[i], top_k) if explain else [],
+                probabilities={lab: float(p) for lab, p in zip(self.labels, proba[i])}, explanation=terms,
             ))
         return out

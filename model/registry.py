@@ -71,7 +71,7 @@ def save_model(result: TrainResult, out_dir: str | Path, data_files: Sequence[st
         sio.dump(result.pipeline, staging / MODEL_FILE)
         rows = result.tickets
         write_oof(staging, rows["id"].tolist(), rows["label"].to_numpy(), rows["language"].tolist(), result.labels, result.oof_proba)
-        created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0)
         model_hash = file_sha256(staging / MODEL_FILE)
         meta = _metadata(result, created, model_hash, data_files)
         (staging / CARD_FILE).write_text(model_card(meta), encoding="utf-8")

@@ -62,10 +62,9 @@ _TRACE_LINE = re.compile(
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
-_MD_SYNTAX = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]\s+\[[ xX]\]|[-*+]|\d+[.)])\s+|[*_`~|]{1,3}", re.MULTILINE)
-_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
-_SPACE = re.compile(r"[ \t\f\v\u00a0\u200b]+")
-_BLANK_LINES = re.compile(r" *\n\s*")
+_MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
+_MD_INLINE = re.compile(r"[*_`~|\u200b]+")
+_LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
 
 
 def ticket_text(subject: object, body: object) -> str:
@@ -125,10 +124,12 @@ def strip_markdown(text: str) -> str:
         text = _CODE_FENCE.sub(_code_summary, text)
     if "at " in text or "File " in text or "Traceback" in text:
         text = "\n".join(_trace_summary(line) for line in text.split("\n"))
-    text = _MD_IMAGE.sub(r" image \1 ", text)
-    text = _MD_LINK.sub(r" \1 ", text)
-    text = _URL.sub(" url ", text)
-    return _MD_SYNTAX.sub(" ", text)
+    if "](" in text:
+        text = _MD_IMAGE.sub(r" image \1 ", text)
+        text = _MD_LINK.sub(r" \1 ", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" url ", text)
+    return _MD_INLINE.sub(" ", _MD_LINE_MARK.sub(" ", text))
 
 
 def _code_summary(m: re.Match[str]) -> str:
@@ -153,8 +154,8 @@ def clean_text(text: object) -> str:
     text = strip_markdown(text)
     text = redact(text)
     text = _LONG_NUMBER.sub(" NUM ", text)
-    text = _SPACE.sub(" ", text)
-    return _BLANK_LINES.sub("\n", text).strip()
+    # Runs of spaces (any kind) become one; blank lines go.
+    return "\n".join(" ".join(words) for line in text.split("\n") if (words := line.split()))
 
 
 class TextCleaner(TransformerMixin, BaseEstimator):

@@ -78,22 +78,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         position = bad_json["loc"][-1]
         reason = bad_json.get("ctx", {}).get("error", "invalid JSON")
         return JSONResponse(error_body("malformed_json", f"the request body is not valid JSON: {reason} at character {position}"), status_code=400)
-    content_type = request.headers.get("content-type", "")
-    if "json" not in content_type.lower() and request.method in ("POST", "PUT", "PATCH"):
-        message = f"send the body as JSON with 'Content-Type: application/json' (got '{content_type or 'no content type'}')"
-        return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
     if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
         return JSONResponse(error_body("invalid_request", "the request needs a JSON body"), status_code=422)
+    content_type = request.headers.get("content-type", "")
+    about_body = all(e.get("loc", ("",))[0] == "body" for e in errors)
+    if about_body and "json" not in content_type.lower():
+        message = f"send the body as JSON with 'Content-Type: application/json' (got '{content_type or 'no content type'}')"
+        return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
     return JSONResponse(error_body("invalid_request", describe_validation_errors(errors)), status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 413:
-        limit = getattr(request.app, "max_body_size", None)
-        message = f"the request body is larger than the limit of {limit} bytes; send fewer or shorter tickets per request"
-    else:
-        message = str(exc.detail)
+    message = str(exc.detail)
     code = _CODES.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

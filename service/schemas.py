@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_ID_LENGTH = 200  # a helpdesk ticket id or reference, as the review queue stores it
 
@@ -30,7 +30,8 @@ class PredictRequest(BaseModel):
         "examples": [{"id": "4711", "subject": "Ny skola i synken", "body": "Hej! Vi behöver lägga till Ekbackens skola i synken till Google."}]
     })
 
-    id: str | None = Field(default=None, max_length=MAX_ID_LENGTH, description="your ticket id, echoed back and used by the review queue")
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)] | None = Field(
+        default=None, description="your ticket id, echoed back; the review queue keeps one entry per id")
     subject: str | None = Field(default=None, description="the ticket's subject line")
     body: str = Field(description="the ticket's text (HTML, quoted replies and signatures are fine)")
 
@@ -83,6 +84,7 @@ class PredictResponse(BaseModel):
     model_version: str
     next_step: NextStep
     review_queued: bool | None = Field(default=None, description="for route `review`: whether the ticket is in the review queue now")
+    review_item_id: int | None = Field(default=None, description="for route `review`: the review queue's id of the item, once queued")
     warning: str | None = Field(default=None, description="set when something needs attention, e.g. the review queue was unavailable")
 
 

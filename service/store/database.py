@@ -6,6 +6,8 @@ which hold ticket text, and tracebacks end up in logs.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,7 +62,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")  # an acknowledged commit survives a crash
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -72,6 +74,26 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
 
     return engine
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL mode (readers never block the writer), waiting out other connections.
+
+    Switching a new file's journal mode needs an exclusive lock and SQLite does not wait for it
+    (no busy handler), so replicas that open a new database at the same moment retry here.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode == "wal" or cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("could not switch the database to WAL mode")
+        time.sleep(0.05)
 
 
 def _first_line(error: BaseException | None, password: str | None) -> str:

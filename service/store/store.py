@@ -15,12 +15,13 @@ from typing import Any, NoReturn, Self
 from uuid import uuid4
 
 import sqlalchemy as sa
+from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from model.language import detect_language
 from model.redact import redact
 from service.store.database import BEGIN_OPTION, make_engine, translate_errors
-from service.store.errors import ClaimConflict, DecisionConflict, ItemNotFound
+from service.store.errors import ClaimConflict, DecisionConflict, ItemNotFound, StoreError
 from service.store.items import NOTE_LENGTH, NewReviewItem, ReviewItem, require_name
 from service.store.migrate import upgrade_to_head
 from service.store.schema import review_items, row_to_item
@@ -89,7 +90,10 @@ class ReviewStore:
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision; idempotent, safe at every start-up."""
         with translate_errors(self._engine.url):
-            upgrade_to_head(self._engine)
+            try:
+                upgrade_to_head(self._engine)
+            except CommandError as e:  # e.g. a newer release already migrated this database
+                raise StoreError(f"cannot migrate the review database: {e}") from None
 
     def ping(self) -> None:
         """Raise StoreUnavailable when the database cannot be reached."""
@@ -146,11 +150,7 @@ class ReviewStore:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0 (got {offset!r})")
         query = (
-            sa.select(review_items)
-            .where(self._available_to(self._now(), reviewer))
-            .order_by(_t.confidence, _t.created_at, _t.id)
-            .limit(limit)
-            .offset(offset)
+            sa.select(review_items).where(self._available_to(self._now(), reviewer)).order_by(_t.confidence, _t.created_at, _t.id).limit(limit).offset(offset)
         )
         with self._read() as connection:
             return [row_to_item(row) for row in connection.execute(query)]
@@ -173,11 +173,7 @@ class ReviewStore:
         """
         reviewer = require_name("reviewer", reviewer)
         now = self._now()
-        update = (
-            sa.update(review_items)
-            .where(_t.id == item_id, self._available_to(now, reviewer))
-            .values(claimed_by=reviewer, claimed_until=now + self._ttl)
-        )
+        update = sa.update(review_items).where(_t.id == item_id, self._available_to(now, reviewer)).values(claimed_by=reviewer, claimed_until=now + self._ttl)
         with self._write() as connection:
             claimed = connection.execute(update).rowcount == 1
             item = self._fetch(connection, item_id)
@@ -185,9 +181,7 @@ class ReviewStore:
             self._raise_conflict(item)
         return item
 
-    def decide(
-        self, item_id: int, label: str, reviewer: str, note: str | None = None, allowed_labels: Sequence[str] | None = None
-    ) -> ReviewItem:
+    def decide(self, item_id: int, label: str, reviewer: str, note: str | None = None, allowed_labels: Sequence[str] | None = None) -> ReviewItem:
         """Record the reviewer's label exactly once.
 
         Only the first decision counts: a later one gets DecisionConflict saying who decided and

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
-from review_store_helpers import FakeClock, ItemFactory, new_item
 
-from service.store import NewReviewItem, ReviewStore
+from service.store import ReviewStore
+from tests.service.store.review_store_helpers import FakeClock, ItemFactory, new_item
 
 POSTGRES_URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[3]

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from review_store_helpers import FakeClock, ItemFactory
 
 from model.redact import EMAIL_TOKEN, PERSONNUMMER_TOKEN, PHONE_TOKEN, is_personnummer
 from service.store import ClaimConflict, DecisionConflict, ItemNotFound, ReviewStore
+from tests.service.store.review_store_helpers import FakeClock, ItemFactory
 
 PERSONNUMMER = "19811218-9876"
 
@@ -46,11 +46,20 @@ def test_same_ticket_id_updates_instead_of_queueing_twice(store: ReviewStore, ma
     first = store.enqueue(make_item(ticket_id="T-7", body="Första versionen"))
     clock.advance(minutes=5)
     second = store.enqueue(
-        make_item(ticket_id="T-7", body="Andra versionen", confidence=0.6, probabilities={"support": 0.4, "delivery": 0.6}, model_label="delivery", model_version="v2")
+        make_item(
+            ticket_id="T-7",
+            body="Andra versionen",
+            confidence=0.6,
+            probabilities={"support": 0.4, "delivery": 0.6},
+            model_label="delivery",
+            model_version="v2",
+        )
     )
     assert second.id == first.id, "a re-sent ticket should update its entry, not create another"
     assert store.count_pending() == 1, "the ticket should be queued once"
-    assert (second.body, second.confidence, second.model_label, second.model_version) == ("Andra versionen", 0.6, "delivery", "v2"), f"the entry should be updated: {second}"
+    assert (second.body, second.confidence, second.model_label, second.model_version) == ("Andra versionen", 0.6, "delivery", "v2"), (
+        f"the entry should be updated: {second}"
+    )
     assert second.probabilities == {"support": 0.4, "delivery": 0.6}, f"probabilities should be updated: {second.probabilities}"
     assert second.created_at == first.created_at, "the queue place (created_at) should stay"
     assert second.updated_at == first.updated_at + timedelta(minutes=5), "updated_at should be the time of the re-send"
@@ -71,7 +80,14 @@ def test_missing_ticket_ids_are_generated_and_distinct(store: ReviewStore, make_
 
 
 def test_pending_order_is_least_confident_first_then_oldest(store: ReviewStore, make_item: ItemFactory, clock: FakeClock) -> None:
-    for ticket_id, confidence in [("old-60", 0.60), ("old-52", 0.52), ("mid-70", 0.70), ("new-52", 0.52), ("decided", 0.50), ("claimed", 0.51)]:
+    for ticket_id, confidence in [
+        ("old-60", 0.60),
+        ("old-52", 0.52),
+        ("mid-70", 0.70),
+        ("new-52", 0.52),
+        ("decided", 0.50),
+        ("claimed", 0.51),
+    ]:
         store.enqueue(make_item(ticket_id=ticket_id, confidence=confidence))
         clock.advance(seconds=10)
     by_ticket = {i.ticket_id: i for i in store.list_pending()}

@@ -37,6 +37,13 @@ def test_migrate_is_idempotent(database_url: str, raw_engine: sa.Engine) -> None
     assert "review_items" in tables, f"migrate should create review_items, tables are {tables}"
 
 
+def test_database_from_a_newer_release_is_a_store_error(store: ReviewStore, raw_engine: sa.Engine) -> None:
+    with raw_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="cannot migrate the review database.*9999"):
+        store.migrate()
+
+
 def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
     """Several replicas starting at once on an empty database: one migrates, the rest find it current."""
     stores = [ReviewStore(database_url) for _ in range(4)]
@@ -75,7 +82,7 @@ def test_sqlite_connections_are_durable_and_concurrent(tmp_path: Path) -> None:
     assert pragmas["journal_mode"] == "wal", f"SQLite should run in WAL mode, got {pragmas}"
     assert pragmas["synchronous"] == 2, f"synchronous should be FULL (2) so acknowledged writes survive a crash, got {pragmas}"
     assert pragmas["foreign_keys"] == 1, f"foreign keys should be enforced, got {pragmas}"
-    assert pragmas["busy_timeout"] >= 1000, f"a busy timeout should make writers wait for each other, got {pragmas}"
+    assert int(pragmas["busy_timeout"] or 0) >= 1000, f"a busy timeout should make writers wait for each other, got {pragmas}"
 
 
 def _closed_port() -> int:
@@ -90,6 +97,8 @@ def test_closed_port_raises_store_unavailable_without_the_password() -> None:
         store.ping()
     with pytest.raises(StoreUnavailable):
         store.list_pending()
+    with pytest.raises(StoreUnavailable):
+        store.migrate()
     store.close()
     message = str(raised.value)
     assert "s3cret-pw" not in message, f"the error should not leak the password: {message}"

@@ -1,0 +1,1 @@
+"""Training and prediction: text cleaning, data, pipeline, thresholds, registry. Never imports `service`."""

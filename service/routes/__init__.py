@@ -1,0 +1,1 @@
+"""The API's endpoints, one module per concern: predictions, the model, health, administration."""

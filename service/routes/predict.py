@@ -1,0 +1,97 @@
+"""Predictions: `POST /v1/predict` for one ticket and `POST /v1/predict/batch` for several."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Depends
+from pydantic import ValidationError
+
+from model.decision import REVIEW
+from model.language import detect_language
+from model.predictor import TriageModel
+from model.text import is_usable, ticket_text
+from service.auth import require_role
+from service.deps import ModelDep, Services, ServicesDep
+from service.errors import ApiError, describe_validation_errors, error_responses
+from service.schemas import BatchItem, BatchRequest, BatchResponse, ErrorDetail, ExplanationTerm, PredictRequest, PredictResponse
+from service.store import NewReviewItem
+
+router = APIRouter(prefix="/v1", tags=["predict"])
+NEEDS_PREDICT = [Depends(require_role("predict"))]
+
+
+def ticket_problem(text: str, max_chars: int) -> ErrorDetail | None:
+    """Why a ticket's text cannot be classified, or None when it can."""
+    if len(text) > max_chars:
+        return ErrorDetail(code="ticket_too_long",
+                           message=f"the ticket is {len(text)} characters long; the limit is {max_chars}: send the first part of the ticket")
+    if not is_usable(text):
+        return ErrorDetail(code="empty_ticket",
+                           message="the ticket has no text left to classify once quotes, signatures and markup are removed; send its subject and body")
+    return None
+
+
+def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
+    """Predict a route for each ticket in one model call, queue the uncertain ones for review."""
+    top_k = services.settings.explain_terms
+    predictions = model.predict(texts, explain=top_k > 0, top_k=top_k)
+    services.metrics.observe_routes(((p.route, p.label) for p in predictions), REVIEW)
+    responses = []
+    for ticket, text, p in zip(tickets, texts, predictions):
+        language = detect_language(text)
+        response = PredictResponse(
+            id=ticket.id, route=p.route, label=p.label, confidence=p.confidence, probabilities=p.probabilities,
+            thresholds=model.thresholds, language=language,
+            explanation=[ExplanationTerm(**term) for term in p.explanation],
+            model_version=model.version, next_step=services.next_steps.for_route(p.route, language),
+        )
+        if p.route == REVIEW:
+            handoff = services.review.submit(NewReviewItem(
+                ticket_id=ticket.id, subject=ticket.subject or "", body=ticket.body, model_label=p.label,
+                confidence=p.confidence, probabilities=p.probabilities, model_version=model.version, language=language,
+            ))
+            response.review_queued, response.review_item_id, response.warning = handoff.queued, handoff.item_id, handoff.warning
+        responses.append(response)
+    return responses
+
+
+@router.post("/predict", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
+def predict(ticket: PredictRequest, model: ModelDep, services: ServicesDep) -> PredictResponse:
+    """Route one ticket to support, a delivery task or human review, with the evidence and the next step."""
+    text = ticket_text(ticket.subject, ticket.body)
+    problem = ticket_problem(text, services.settings.max_ticket_chars)
+    if problem is not None:
+        raise ApiError(422, problem.code, problem.message)
+    return route_tickets(model, services, [ticket], [text])[0]
+
+
+@router.post("/predict/batch", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
+def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep) -> BatchResponse:
+    """Route up to `TRIAGE_MAX_BATCH` tickets (default 100) in order; a bad ticket gets its own error entry."""
+    limit = services.settings.max_batch
+    if len(batch.tickets) > limit:
+        raise ApiError(422, "batch_too_large", f"the batch has {len(batch.tickets)} tickets; the limit is {limit}: split it into smaller batches")
+    results: list[BatchItem] = []
+    good: list[tuple[BatchItem, PredictRequest, str]] = []
+    for index, raw in enumerate(batch.tickets):
+        given_id = raw.get("id") if isinstance(raw, dict) else None
+        item = BatchItem(index=index, id=given_id if isinstance(given_id, str) else None)
+        results.append(item)
+        if not isinstance(raw, dict):
+            item.error = ErrorDetail(code="invalid_ticket", message='a ticket must be a JSON object such as {"subject": "...", "body": "..."}')
+            continue
+        try:
+            ticket = PredictRequest.model_validate(raw)
+        except ValidationError as e:
+            item.error = ErrorDetail(code="invalid_ticket", message=describe_validation_errors(e.errors()))
+            continue
+        text = ticket_text(ticket.subject, ticket.body)
+        item.error = ticket_problem(text, services.settings.max_ticket_chars)
+        if item.error is None:
+            good.append((item, ticket, text))
+    if good:
+        responses = route_tickets(model, services, [t for _, t, _ in good], [text for _, _, text in good])
+        for (item, _, _), response in zip(good, responses):
+            item.result = response
+    return BatchResponse(model_version=model.version, results=results)

@@ -1,0 +1,86 @@
+"""The fast path must give the saved pipeline's probabilities to within 1e-9."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.fastpath import FastScorer
+from model.predictor import TriageModel
+from model.registry import load_pipeline
+from tests.conftest import INDEPENDENT, TICKETS
+
+TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def small(small_model_dir: Path) -> tuple:  # type: ignore[type-arg]
+    pipeline, _ = load_pipeline(small_model_dir)
+    return pipeline, FastScorer(pipeline)
+
+
+def shipped_texts() -> list[str]:
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
+    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
+
+
+@pytest.mark.slow
+def test_every_shipped_ticket_matches_the_pipeline(full_model_dir: Path) -> None:
+    pipeline, _ = load_pipeline(full_model_dir)
+    texts = shipped_texts()
+    diff = np.abs(FastScorer(pipeline).predict_proba(texts) - pipeline.predict_proba(texts)).max()
+    assert diff <= TOLERANCE, f"fast path differs from the pipeline by {diff:g} on shipped tickets"
+
+
+def test_shipped_tickets_match_on_the_small_model(small: tuple) -> None:  # type: ignore[type-arg]
+    pipeline, fast = small
+    texts = shipped_texts()[:400]
+    assert np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max() <= TOLERANCE
+
+
+PIECE = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    st.text(st.sampled_from(list("åäöÅÄÖ <>&;@-+#*_`|\n\t0123456789abc")), max_size=20),
+    st.sampled_from(["synken ", "SSO ", "ny skola ", "<p>", "&nbsp;", "Mvh\n", "> ", "```", "070-123 45 67 ", "Från: a\nSkickat: b\n"]),
+)
+TEXT = st.lists(PIECE, max_size=15).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(TEXT, min_size=1, max_size=5))
+def test_fuzzed_text_matches_the_pipeline(small: tuple, texts: list[str]) -> None:  # type: ignore[type-arg]
+    pipeline, fast = small
+    diff = np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max()
+    assert diff <= TOLERANCE, f"fast path differs by {diff:g} on {texts!r}"
+
+
+def test_single_and_batch_agree(small: tuple) -> None:  # type: ignore[type-arg]
+    _, fast = small
+    texts = shipped_texts()[:50] + ["", "   "]
+    one_by_one = np.vstack([fast.predict_proba([t]) for t in texts])
+    assert np.abs(one_by_one - fast.predict_proba(texts)).max() <= 1e-12
+
+
+def test_fast_features_match_the_pipeline_features(small: tuple) -> None:  # type: ignore[type-arg]
+    pipeline, fast = small
+    cleaned = pipeline.named_steps["clean"].transform(shipped_texts()[:30])
+    x = pipeline.named_steps["features"].transform(cleaned).tocsr()
+    for i, text in enumerate(cleaned):
+        ids, values = fast.features_cleaned(text)
+        row = x[i]
+        assert ids.tolist() == row.indices.tolist(), "same non-zero features"
+        assert np.abs(values - row.data).max() <= TOLERANCE
+
+
+def test_explanations_are_the_same_through_either_path(small_model_dir: Path) -> None:
+    model = TriageModel.load(small_model_dir)
+    texts = shipped_texts()[:20]
+    fast = model.predict(texts, explain=True)
+    model.fast = None
+    slow = model.predict(texts, explain=True)
+    for a, b in zip(fast, slow):
+        assert [e["term"] for e in a.explanation] == [e["term"] for e in b.explanation]
+        assert a.probabilities == pytest.approx(b.probabilities, abs=TOLERANCE)
