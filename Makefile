@@ -24,7 +24,7 @@ run: $(STAMP)  ## run the service with its review page (trains a model from data
 serve: run  ## same as run
 
 lint: $(STAMP)  ## ruff and mypy
-	$(BIN)/ruff check model service cli tests bench
+	$(BIN)/ruff check model service cli tests bench notebooks
 	$(BIN)/mypy
 
 test: lint  ## lint, then every test (data, model, CLI, service, browser)

@@ -111,3 +111,25 @@ def versions(registry: Path) -> int:
         mark = "*" if name == current else " "
         print(f"{mark} {name}  created {meta.get('created')}  macro-F1 {m.get('macro_f1', float('nan')):.3f}  labels {','.join(meta.get('labels', []))}")
     return 0
+
+
+def export_reviews(database_url: str, out: Path) -> int:
+    from service.store.export import export_reviews as export
+
+    summary = export(database_url, out)
+    agreement = "n/a" if summary.agreement is None else f"{summary.agreement:.1%}"
+    print(f"{summary.count} decided reviews -> {out} (" + ", ".join(f"{k} {v}" for k, v in summary.per_label.items()) + ")")
+    print(f"agreement between the model's label and the agents' decisions: {agreement}"
+          + "".join(f"; {k} {v:.1%}" for k, v in summary.per_label_agreement.items()))
+    print(f"train with it: triage train --data data/tickets.csv --data {out} --out DIR")
+    return 0
+
+
+def purge_reviews(database_url: str, older_than_days: int) -> int:
+    from service.store.export import purge_reviews as purge
+
+    if older_than_days < 0:
+        raise ValueError(f"--older-than-days must be 0 or more, got {older_than_days}")
+    removed = purge(database_url, older_than_days)
+    print(f"deleted {removed} review item(s) decided more than {older_than_days} days ago")
+    return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from model.data import EXPORT_FORMATS, ColumnMap, DataError
 from model.decision import DEFAULT_TARGET_PRECISION
 from model.registry import ModelError
+from service.store import StoreError
 
 EXIT_BAD_INPUT = 2
 
@@ -57,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("versions", help="list the versions in the registry")
     p.add_argument("--registry", default="models", metavar="DIR")
 
+    p = sub.add_parser("export-reviews", help="write the agents' decided reviews as a training file")
+    p.add_argument("--database", required=True, metavar="URL", help="review database, e.g. sqlite:///var/triage.db")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV to write (ticket format: train with --data FILE)")
+
+    p = sub.add_parser("purge-reviews", help="delete decided review items older than the retention period")
+    p.add_argument("--database", required=True, metavar="URL")
+    p.add_argument("--older-than-days", type=int, required=True, metavar="N")
+
     from cli.serve import add_serve_parser
 
     add_serve_parser(sub)
@@ -67,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(_run(args) or 0)
-    except (DataError, ModelError, ValueError) as e:
+    except (DataError, ModelError, ValueError, StoreError) as e:
         print(f"triage {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -92,6 +101,10 @@ def _run(args: argparse.Namespace) -> int | None:
         return commands.rollback(Path(args.registry), args.to)
     if args.command == "versions":
         return commands.versions(Path(args.registry))
+    if args.command == "export-reviews":
+        return commands.export_reviews(args.database, Path(args.out))
+    if args.command == "purge-reviews":
+        return commands.purge_reviews(args.database, args.older_than_days)
     raise AssertionError(args.command)
 
 

@@ -68,13 +68,13 @@ def precision_coverage(curve: pd.DataFrame, chosen: pd.DataFrame, target_precisi
     """Per label, precision against the share of all tickets auto-routed to it, with the chosen thresholds marked."""
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    for colour, (label, part) in zip(_LABEL_COLOURS, curve.groupby("label", sort=False)):
+    for k, (colour, (label, part)) in enumerate(zip(_LABEL_COLOURS, curve.groupby("label", sort=False))):
         ax.plot(part["coverage"], part["precision"], color=colour, label=label)
         point = chosen[chosen["label"] == label]
         if len(point) and point["precision"].notna().all():
             ax.scatter(point["coverage"], point["precision"], color=colour, s=60, zorder=3, edgecolor="black")
-            ax.annotate(f"threshold {float(point['threshold'].iloc[0]):.2f}", (float(point["coverage"].iloc[0]), float(point["precision"].iloc[0])),
-                        textcoords="offset points", xytext=(6, 6), fontsize="small")
+            ax.annotate(f"{label} >= {float(point['threshold'].iloc[0]):.2f}", (float(point["coverage"].iloc[0]), float(point["precision"].iloc[0])),
+                        textcoords="offset points", xytext=(-40, 10 + 14 * k), fontsize="small", color=colour)
     ax.axhline(target_precision, color="grey", linestyle="--", label=f"target {target_precision:.2f}")
     ax.set(xlabel="share of all tickets auto-routed to the label", ylabel="precision", title="Precision against coverage (out-of-fold)",
            ylim=(max(0.0, float(curve["precision"].min()) - 0.05) if len(curve) else 0.0, 1.01))

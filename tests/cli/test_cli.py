@@ -87,3 +87,34 @@ def test_publish_versions_and_rollback(small_model_dir: Path, tmp_path: Path, ca
     assert main(["versions", "--registry", str(registry)]) == 0
     assert "* " in capsys.readouterr().out, "the current version is marked"
     assert main(["rollback", "--registry", str(registry)]) == EXIT_BAD_INPUT, "nothing older to roll back to"
+
+
+def test_export_reviews_feeds_training(small_tickets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.store import NewReviewItem, ReviewStore
+
+    url = f"sqlite:///{tmp_path / 'reviews.db'}"
+    store = ReviewStore(url)
+    store.migrate()
+    for n, (body, model_label, decided) in enumerate([
+        ("Kan ni lägga till Ekskolan i synken? Ring 070-123 45 67", "support", "delivery"),
+        ("SSO:n ger fel sedan i morse för alla lärare", "support", "support"),
+    ]):
+        item = store.enqueue(NewReviewItem(subject=f"ärende {n}", body=body, model_label=model_label, confidence=0.6,
+                                           probabilities={"delivery": 0.4, "support": 0.6}, model_version="v1", ticket_id=f"R{n}"))
+        store.decide(item.id, decided, reviewer="agent")
+    store.close()
+    out = tmp_path / "reviews.csv"
+    assert main(["export-reviews", "--database", url, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 decided reviews" in printed and "agreement" in printed and "50.0%" in printed, "one of two decisions agreed"
+    exported = pd.read_csv(out, keep_default_na=False)
+    assert exported["label"].tolist() == ["delivery", "support"]
+    assert "070-123" not in exported["body"][0], "exported text is redacted"
+    assert main(["train", "--data", str(small_tickets_file), "--data", str(out), "--out", str(tmp_path / "m")]) == 0
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert meta["data"]["tickets"] == len(pd.read_csv(small_tickets_file)) + 2, "the reviews are part of the training data"
+
+
+def test_export_reviews_from_a_missing_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export-reviews", "--database", f"sqlite:///{tmp_path / 'nope.db'}", "--out", str(tmp_path / "r.csv")])
+    assert code == EXIT_BAD_INPUT and "no review database" in capsys.readouterr().err

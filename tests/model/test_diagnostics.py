@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,30 @@ def test_top_terms_of_a_trained_model(small_model_dir: Path) -> None:
     assert "char" in set(with_char["kind"]), "character n-grams should appear when asked for"
     delivery, support = (set(terms.loc[terms["label"] == lab, "term"]) for lab in ("delivery", "support"))
     assert not delivery & support, f"a term cannot push towards both labels: {delivery & support}"
+
+
+def test_figures_render_including_a_label_that_is_never_auto_routed() -> None:
+    from matplotlib.figure import Figure
+
+    from model import plots
+    from model.decision import NEVER
+
+    y = ["delivery", "support", "delivery", "support", "support"]
+    proba = _proba([0.9, 0.2, 0.8, 0.6, 0.45])
+    thresholds = {"delivery": 0.85, "support": NEVER}
+    report = evaluation_report(y, proba, LABELS, thresholds, ["sv", "en", "sv", "mixed", "en"])
+    curve = precision_coverage(y, proba, LABELS)
+    reliability = reliability_curve(y, proba, LABELS)
+    figures = {
+        "confusion matrix": plots.confusion_matrix(report),
+        "scores": plots.scores_by_class_and_language(report),
+        "reliability": plots.reliability(reliability, expected_calibration_error(reliability)),
+        "precision-coverage": plots.precision_coverage(curve, at_thresholds(curve, thresholds), 0.95),
+    }
+    for name, figure in figures.items():
+        assert isinstance(figure, Figure) and figure.axes, f"{name} should be a figure with axes"
+        png = io.BytesIO()
+        figure.savefig(png, format="png")  # renders: fails on bad data, not only on bad calls
+        assert png.getvalue().startswith(b"\x89PNG"), f"{name} should render to a PNG"
+    marked = [c for c in figures["precision-coverage"].axes[0].collections if len(c.get_offsets())]
+    assert len(marked) == 1, f"only delivery has a threshold any ticket clears, so one point should be marked, got {len(marked)}"

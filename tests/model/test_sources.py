@@ -85,9 +85,10 @@ def test_labels_unknown_to_the_shipped_tickets_are_refused(tmp_path: Path) -> No
 
 
 def test_rows_without_label_or_text_are_counted_and_left_out(tmp_path: Path) -> None:
-    shipped = _tickets(tmp_path, "shipped", [("TT-1", CLASSROOM, "support"), ("TT-2", NEW_SCHOOL, "delivery"), ("TT-3", BROKEN_LOGIN, ""), ("TT-4", "   ", "support")])
-    combined = combine_sources(shipped)
-    assert combined.skipped == 2 and set(combined.tickets["id"]) == {"TT-1", "TT-2"}, f"TT-3 (no label) and TT-4 (no text) should be skipped, kept {list(combined.tickets['id'])}"
+    rows = [("TT-1", CLASSROOM, "support"), ("TT-2", NEW_SCHOOL, "delivery"), ("TT-3", BROKEN_LOGIN, ""), ("TT-4", "   ", "support")]
+    combined = combine_sources(_tickets(tmp_path, "shipped", rows))
+    kept = set(combined.tickets["id"])
+    assert combined.skipped == 2 and kept == {"TT-1", "TT-2"}, f"TT-3 (no label) and TT-4 (no text) should be skipped, kept {kept}"
 
 
 def test_counts_per_origin_and_summary(tmp_path: Path) -> None:

@@ -90,11 +90,12 @@ def _review_database(folder: Path, shipped: pd.DataFrame) -> str:
 def _helpdesk_export(path: Path, shipped: pd.DataFrame) -> Path:
     """A Freshdesk-format export: two new tickets and one copy of a shipped ticket (a duplicate)."""
     copy = shipped.iloc[1]
-    rows = [
-        {"Ticket ID": "FD-1", "Subject": "Byta namn på skolenhet", "Description": "Hej, Ekbacken byter namn till Ekåsen från 1 juli, kan ni ändra i synken?", "Type": "delivery"},
-        {"Ticket ID": "FD-2", "Subject": "Elever saknas", "Description": "Sedan igår syns inga nya elever i Teams, fast de finns i schemat.", "Type": "support"},
-        {"Ticket ID": "FD-3", "Subject": copy["subject"], "Description": copy["body"], "Type": copy["label"]},
-    ]
+    fields = ("Ticket ID", "Subject", "Description", "Type")
+    rows = [dict(zip(fields, values)) for values in (
+        ("FD-1", "Byta namn på skolenhet", "Hej, Ekbacken byter namn till Ekåsen från 1 juli, kan ni ändra i synken?", "delivery"),
+        ("FD-2", "Elever saknas", "Sedan igår syns inga nya elever i Teams, fast de finns i schemat.", "support"),
+        ("FD-3", copy["subject"], copy["body"], copy["label"]),
+    )]
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

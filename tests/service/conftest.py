@@ -6,6 +6,7 @@ is trained on other tickets so that its version differs.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,7 +36,8 @@ ROUTE_ALL = {"thresholds": {"delivery": 0.5, "support": 0.5}}
 REVIEW_ALL = {"thresholds": {"delivery": 1.0, "support": 1.0}}
 DELIVERY_SV = {"id": "T-1", "subject": "Ny skola i synken", "body": "Hej! Kan ni lägga till en ny skola, Ekbackens skola, i synken till Google? Mvh Anna"}
 DELIVERY_EN = {"id": "T-2", "subject": "New school unit", "body": "Hi, please add our new school unit Oakfield School to the sync to Google Workspace. Thanks"}
-SUPPORT_SV = {"id": "T-3", "subject": "Inloggning funkar inte", "body": "Hej, eleverna kan inte logga in med SSO sedan i morse, de får ett felmeddelande. Mvh Per"}
+SUPPORT_SV = {"id": "T-3", "subject": "Inloggning funkar inte",
+              "body": "Hej, eleverna kan inte logga in med SSO sedan i morse, de får ett felmeddelande. Mvh Per"}
 
 
 @pytest.fixture(autouse=True)
@@ -75,40 +77,57 @@ def registry(tmp_path: Path, model_a: Path) -> Path:
 
 
 SettingsFactory = Callable[..., Settings]
+ClientFactory = Callable[..., TestClient]
+
+
+def _settings(folder: Path, model_dir: Path, overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {"model": model_dir, "database_url": f"sqlite:///{folder / 'var' / 'reviews.db'}", "watch_interval": 0}
+    return load_settings({**values, **overrides})
 
 
 @pytest.fixture
 def make_settings(tmp_path: Path, model_a: Path) -> SettingsFactory:
     """Settings serving model A with a SQLite review queue under tmp_path; keyword arguments override."""
-
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"model": model_a, "database_url": f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "watch_interval": 0}
-        values.update(overrides)
-        return load_settings(values)
-
-    return make
+    return lambda **overrides: _settings(tmp_path, model_a, overrides)
 
 
-ClientFactory = Callable[..., TestClient]
+def _start(settings: Settings) -> TestClient:
+    client = TestClient(create_app(settings))
+    client.__enter__()  # runs the lifespan: loads the model, opens the review store
+    return client
 
 
 @pytest.fixture
 def make_client(make_settings: SettingsFactory) -> Iterator[ClientFactory]:
-    """Start apps (lifespan included) with the given settings; all are shut down after the test."""
+    """Start a fresh app (for tests that change it or count on its state); shut down after the test."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides)))
-        client.__enter__()
-        clients.append(client)
-        return client
+        clients.append(_start(make_settings(**overrides)))
+        return clients[-1]
 
     yield make
     for client in clients:
         client.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="session")
+def shared_client(tmp_path_factory: pytest.TempPathFactory, model_a: Path) -> Iterator[ClientFactory]:
+    """Apps shared by tests that change nothing in them: one per distinct set of settings, started once."""
+    clients: dict[str, TestClient] = {}
+
+    def get(**overrides: Any) -> TestClient:
+        key = json.dumps(overrides, sort_keys=True, default=str)
+        if key not in clients:
+            clients[key] = _start(_settings(tmp_path_factory.mktemp("app"), model_a, overrides))
+        return clients[key]
+
+    yield get
+    for client in clients.values():
+        client.__exit__(None, None, None)
+
+
 @pytest.fixture
-def client(make_client: ClientFactory) -> TestClient:
-    """An app serving model A with no API keys (open loopback mode)."""
-    return make_client()
+def client(shared_client: ClientFactory) -> TestClient:
+    """A shared app serving model A with no API keys (open loopback mode)."""
+    return shared_client()

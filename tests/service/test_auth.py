@@ -39,8 +39,8 @@ def test_bad_key_configurations_say_what_to_fix_without_quoting_keys(text: str, 
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), PROTECTED)
-def test_missing_or_unknown_key_is_401(make_client: ClientFactory, method: str, path: str, kwargs: dict) -> None:
-    client = make_client(api_keys=KEYS)
+def test_missing_or_unknown_key_is_401(shared_client: ClientFactory, method: str, path: str, kwargs: dict) -> None:
+    client = shared_client(api_keys=KEYS)
     r = getattr(client, method)(path, **kwargs)
     assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key", f"{path} without a key should be 401: {r.text}"
     assert r.headers["www-authenticate"] == "Bearer", "a 401 should name the Bearer scheme"
@@ -48,8 +48,8 @@ def test_missing_or_unknown_key_is_401(make_client: ClientFactory, method: str, 
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", f"{path} with a wrong key should be 401: {r.text}"
 
 
-def test_roles_decide_access_and_both_headers_work(make_client: ClientFactory) -> None:
-    client = make_client(api_keys=KEYS)
+def test_roles_decide_access_and_both_headers_work(shared_client: ClientFactory) -> None:
+    client = shared_client(api_keys=KEYS)
     bearer = {"Authorization": f"Bearer {PREDICT_KEY}"}
     assert client.post("/v1/predict", json=SUPPORT_SV, headers=bearer).status_code == 200, "a predict key may predict (Bearer)"
     assert client.post("/v1/predict", json=SUPPORT_SV, headers={"X-API-Key": REVIEW_KEY}).status_code == 200, "X-API-Key works too"

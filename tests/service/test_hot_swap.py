@@ -59,7 +59,7 @@ def test_reload_under_concurrent_requests_fails_none(make_client: ClientFactory,
     assert {v for _, v in outcomes} <= {old, new} and outcomes[(200, old)] > 0, f"requests are served by the old, then the new model: {outcomes}"
     assert seen_after_swap and all(v == new for v in seen_after_swap), "every request started after the swap uses the new version"
     assert client.get("/v1/model", headers={"X-API-Key": PREDICT_KEY}).json()["version"] == new, "the model endpoint shows the new version"
-    assert f'triage_model_info{{created="' in client.get("/metrics").text and new in client.get("/metrics").text, "metrics show the new version"
+    assert 'triage_model_info{created="' in client.get("/metrics").text and new in client.get("/metrics").text, "metrics show the new version"
 
 
 def test_watcher_picks_up_a_published_version(make_client: ClientFactory, registry: Path, model_b: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from tests.service.conftest import DELIVERY_EN, DELIVERY_SV, REVIEW_ALL, ROUTE_ALL, SUPPORT_SV, ClientFactory, TestClient
 
 
-def test_predict_returns_route_evidence_and_next_step(make_client: ClientFactory) -> None:
-    client = make_client(**ROUTE_ALL)
+def test_predict_returns_route_evidence_and_next_step(shared_client: ClientFactory) -> None:
+    client = shared_client(**ROUTE_ALL)
     r = client.post("/v1/predict", json=DELIVERY_SV)
     assert r.status_code == 200, f"a valid ticket should be routed, got {r.status_code}: {r.text}"
     body = r.json()
@@ -27,8 +27,8 @@ def test_predict_returns_route_evidence_and_next_step(make_client: ClientFactory
     assert body["review_queued"] is None, "a ticket not routed to review has nothing queued"
 
 
-def test_delivery_next_step_follows_the_article_in_the_tickets_language(make_client: ClientFactory) -> None:
-    client = make_client(**ROUTE_ALL)
+def test_delivery_next_step_follows_the_article_in_the_tickets_language(shared_client: ClientFactory) -> None:
+    client = shared_client(**ROUTE_ALL)
     sv = client.post("/v1/predict", json=DELIVERY_SV).json()["next_step"]
     assert sv["action"] == "delivery_task", "a delivery task has its own action"
     steps = " ".join(sv["steps"]).lower()
@@ -41,17 +41,17 @@ def test_delivery_next_step_follows_the_article_in_the_tickets_language(make_cli
     assert "delivery task" in en["next_step"]["customer_message"]["text"], "the English message should name the delivery task"
 
 
-def test_support_and_review_next_steps(make_client: ClientFactory) -> None:
-    routed = make_client(**ROUTE_ALL).post("/v1/predict", json=SUPPORT_SV).json()
+def test_support_and_review_next_steps(shared_client: ClientFactory) -> None:
+    routed = shared_client(**ROUTE_ALL).post("/v1/predict", json=SUPPORT_SV).json()
     assert routed["route"] == "support", f"a login failure should be support: {routed}"
     assert routed["next_step"]["queue"] == "support" and routed["next_step"]["customer_message"] is None, "support goes to the support queue"
-    review = make_client(**REVIEW_ALL).post("/v1/predict", json=SUPPORT_SV).json()
+    review = shared_client(**REVIEW_ALL).post("/v1/predict", json=SUPPORT_SV).json()
     assert review["route"] == "review", "with thresholds of 1.0 every ticket should go to review"
     assert review["next_step"]["action"] == "human_review" and review["next_step"]["queue"] == "review", "review goes to the review queue"
 
 
-def test_batch_answers_in_order_and_isolates_bad_tickets(make_client: ClientFactory) -> None:
-    client = make_client(**ROUTE_ALL)
+def test_batch_answers_in_order_and_isolates_bad_tickets(shared_client: ClientFactory) -> None:
+    client = shared_client(**ROUTE_ALL)
     tickets = [DELIVERY_SV, {"body": "  "}, SUPPORT_SV, 42, {"id": "X", "body": "x" * 30_000}, {"id": "Y"}, {"body": "hej", "colour": "red"}]
     r = client.post("/v1/predict/batch", json={"tickets": tickets})
     assert r.status_code == 200, f"a batch with some bad tickets should still succeed: {r.text}"
@@ -66,8 +66,8 @@ def test_batch_answers_in_order_and_isolates_bad_tickets(make_client: ClientFact
     assert all(item["result"] is None for item in results if item["error"]), "a ticket has a result or an error, never both"
 
 
-def test_batch_limits(make_client: ClientFactory) -> None:
-    client = make_client(max_batch=3)
+def test_batch_limits(shared_client: ClientFactory) -> None:
+    client = shared_client(max_batch=3)
     r = client.post("/v1/predict/batch", json={"tickets": [SUPPORT_SV] * 4})
     assert r.status_code == 422 and r.json()["error"]["code"] == "batch_too_large", f"4 tickets over a limit of 3 should be 422: {r.text}"
     assert "3" in r.json()["error"]["message"], "the message should state the limit"
@@ -101,8 +101,8 @@ def test_malformed_json_is_400_and_non_json_is_415(client: TestClient) -> None:
     assert r.status_code == 422 and "JSON body" in r.json()["error"]["message"], f"no body at all should be 422: {r.text}"
 
 
-def test_oversized_body_is_413_by_length_and_by_streamed_bytes(make_client: ClientFactory) -> None:
-    client = make_client(max_body_bytes=2048)
+def test_oversized_body_is_413_by_length_and_by_streamed_bytes(shared_client: ClientFactory) -> None:
+    client = shared_client(max_body_bytes=2048)
     big = json.dumps({"body": "hej " * 1000}).encode()
     r = client.post("/v1/predict", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413, f"a body over the limit should be 413, got {r.status_code}"
@@ -123,8 +123,8 @@ def test_unknown_path_and_method_use_the_error_shape(client: TestClient) -> None
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed", f"GET on predict should be 405: {r.text}"
 
 
-def test_model_endpoint_describes_the_model_in_force(make_client: ClientFactory, model_a) -> None:
-    client = make_client(thresholds={"support": 0.9})
+def test_model_endpoint_describes_the_model_in_force(shared_client: ClientFactory, model_a) -> None:
+    client = shared_client(thresholds={"support": 0.9})
     info = client.get("/v1/model").json()
     meta = json.loads((model_a / "metadata.json").read_text())
     assert info["version"] == meta["version"] and info["labels"] == meta["labels"], "version and labels come from the model"
@@ -135,8 +135,8 @@ def test_model_endpoint_describes_the_model_in_force(make_client: ClientFactory,
     assert info["metrics"] and info["data"]["tickets"] == meta["data"]["tickets"], "metrics and the data summary are included"
 
 
-def test_target_precision_setting_rechooses_thresholds(make_client: ClientFactory, model_a) -> None:
-    strict = make_client(target_precision=0.99).get("/v1/model").json()
-    loose = make_client(target_precision=0.6).get("/v1/model").json()
+def test_target_precision_setting_rechooses_thresholds(shared_client: ClientFactory, model_a) -> None:
+    strict = shared_client(target_precision=0.99).get("/v1/model").json()
+    loose = shared_client(target_precision=0.6).get("/v1/model").json()
     assert strict["target_precision"] == 0.99 and loose["target_precision"] == 0.6, "the setting is the target in force"
     assert loose["thresholds"]["support"] <= strict["thresholds"]["support"], "a lower target precision should never raise a threshold"

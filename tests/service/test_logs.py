@@ -1,0 +1,80 @@
+"""Structured logs: JSON lines with the request id; no ticket text, key or exception message in them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from service.logs import JsonFormatter, request_id_var
+from tests.service.conftest import KEYS, PREDICT_KEY, REVIEW_ALL, ClientFactory
+
+MARKER = "Zyxwvuts-ticket-marker"
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything logged during the test, formatted as the service formats it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_formatter_writes_fields_and_request_id_but_no_exception_message() -> None:
+    try:
+        raise ValueError(f"bad ticket: {MARKER}")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.getLogger("t").makeRecord("t", logging.ERROR, __file__, 1, "failed", (), exc_info, extra={"fields": {"n": 2}})
+    token = request_id_var.set("req-1")
+    try:
+        line = JsonFormatter().format(record)
+    finally:
+        request_id_var.reset(token)
+    entry = json.loads(line)
+    assert entry["message"] == "failed" and entry["n"] == 2 and entry["request_id"] == "req-1", f"fields and request id: {entry}"
+    assert entry["exception"] == "ValueError" and entry["stack"], "the exception's type and frames are kept"
+    assert MARKER not in line, "an exception message (which may quote a ticket) is never written"
+
+
+def test_request_logs_are_json_with_request_id_and_no_text_or_key(shared_client: ClientFactory, log_lines: io.StringIO) -> None:
+    client = shared_client(api_keys=KEYS, **REVIEW_ALL)
+    r = client.post("/v1/predict", json={"id": "L-1", "body": f"Hej, synken fungerar inte {MARKER}"},
+                    headers={"Authorization": f"Bearer {PREDICT_KEY}", "X-Request-ID": "trace-42"})
+    assert r.status_code == 200, r.text
+    client.post("/v1/predict", content=f'{{"body": "{MARKER}"'.encode(), headers={"X-API-Key": PREDICT_KEY, "content-type": "application/json"})
+    client.post("/v1/predict", json={"body": MARKER}, headers={"X-API-Key": "wrong-" + PREDICT_KEY})
+    text = log_lines.getvalue()
+    entries = [json.loads(line) for line in text.splitlines()]
+    access = [e for e in entries if e["message"] == "request" and e.get("request_id") == "trace-42"]
+    assert access and access[0]["status"] == 200 and access[0]["endpoint"] == "/v1/predict", f"one access line per request: {entries}"
+    assert MARKER not in text, "ticket text must never be logged"
+    assert PREDICT_KEY not in text, "API keys must never be logged"
+
+
+def test_unexpected_error_is_a_500_with_the_error_shape_and_a_clean_log(make_client: ClientFactory, log_lines: io.StringIO,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    client = make_client()
+    model = client.app.state.services.holder.current
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"exploded on {MARKER}")
+
+    monkeypatch.setattr(model, "predict", broken)
+    r = client.post("/v1/predict", json={"body": "Hej, synken fungerar inte"})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error", f"an internal failure is a 500 with the error body: {r.text}"
+    request_id = r.headers["x-request-id"]
+    errors = [json.loads(line) for line in log_lines.getvalue().splitlines() if '"unhandled error"' in line]
+    assert errors and errors[0]["request_id"] == request_id and errors[0]["exception"] == "RuntimeError", "logged under the request id"
+    assert MARKER not in log_lines.getvalue(), "the exception's message is not logged"

@@ -1,0 +1,95 @@
+"""The real thing: `triage serve --train-if-missing` in its own process, called over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from model.registry import publish
+from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, SUPPORT_SV
+
+REPO = Path(__file__).resolve().parents[2]
+TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
+MARKER = "Qwertzu-ticket-marker"
+START_SECONDS = 90  # trains a small model first
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, tiny_tickets_file: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes], Path]]:
+    """A running `triage serve` on a free loopback port with an empty registry, API keys and a SQLite queue."""
+    assert TRIAGE.exists(), f"{TRIAGE} is missing: install the package (make install)"
+    port, registry, log = _free_port(), tmp_path / "models", tmp_path / "server.log"
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{PREDICT_KEY}:predict\n{ADMIN_KEY}:admin,predict\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")},
+           "TRIAGE_TRAINING_DATA": str(tiny_tickets_file), "TRIAGE_WATCH_INTERVAL": "0.2", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
+    command = [str(TRIAGE), "serve", "--port", str(port), "--registry", str(registry), "--api-keys-file", str(keys),
+               "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "--train-if-missing"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the server did not become ready (exit code {process.poll()}):\n{log.read_text()[-3000:]}")
+        yield base, registry, process, log
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_served_over_http_with_keys_review_queue_hot_swap_and_json_logs(server, model_b: Path) -> None:
+    base, registry, process, log = server
+    predict_headers = {"Authorization": f"Bearer {PREDICT_KEY}", "X-Request-ID": "http-test-1"}
+    r = httpx.post(f"{base}/v1/predict", json={**SUPPORT_SV, "body": f"{SUPPORT_SV['body']} {MARKER}"}, headers=predict_headers)
+    assert r.status_code == 200, f"a keyed prediction over HTTP should work: {r.text}"
+    assert r.headers["x-request-id"] == "http-test-1", "the request id is echoed"
+    assert r.json()["route"] == "review" and r.json()["review_queued"] is True, f"thresholds of 1.0 send it to the review queue: {r.json()}"
+    assert httpx.post(f"{base}/v1/predict", json=SUPPORT_SV).status_code == 401, "without a key the server answers 401"
+    first = httpx.get(f"{base}/v1/model", headers=predict_headers).json()["version"]
+
+    publish(model_b, registry)  # the running server should pick it up by itself
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and httpx.get(f"{base}/v1/model", headers=predict_headers).json()["version"] == first:
+        time.sleep(0.1)
+    assert httpx.get(f"{base}/v1/model", headers=predict_headers).json()["version"] != first, "the watcher swaps in a published version"
+    assert 'triage_model_reloads_total{outcome="swapped"} 1.0' in httpx.get(f"{base}/metrics").text, "the swap is counted"
+
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the signal so the exit status reports it.
+    assert process.wait(timeout=15) == -signal.SIGTERM, "SIGTERM stops the server"
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert any(e["message"] == "Application shutdown complete." for e in entries), f"the shutdown is graceful: {lines[-5:]}"
+    assert any(e.get("request_id") == "http-test-1" and e["message"] == "request" for e in entries), "the access log has the request id"
+    assert any("trained and published" in e["message"] for e in entries), "--train-if-missing trained a model first"
+    text = "\n".join(lines)
+    assert MARKER not in text and PREDICT_KEY not in text and ADMIN_KEY not in text, "no ticket text or key in the logs"
