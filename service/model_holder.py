@@ -48,8 +48,10 @@ class ModelHolder:
         self.next_steps = next_steps
         self.metrics = metrics
         self.pinned: Path | None = settings.model
-        self.current: TriageModel = self.load(self.source_dir())
-        self._refused: str | None = None  # the registry version last refused, not retried by the watcher
+        directory = self.source_dir()
+        self.current: TriageModel = self.load(directory)
+        self._served = directory.name  # the registry entry in service (normally its version)
+        self._refused: str | None = None  # the registry entry last refused, not retried by the watcher
         self._reload_lock = threading.Lock()
         metrics.set_model(self.current.version, str(self.current.metadata.get("created", "")))
 
@@ -69,7 +71,7 @@ class ModelHolder:
                                      thresholds=self.settings.thresholds or None)
             self.next_steps.check_covers(model.labels)
             model.predict([_PROBE], explain=True)  # the whole path works, and caches are warm
-        except (ModelError, ValueError) as e:
+        except (ModelError, ValueError, OSError) as e:  # OSError: files removed while loading
             raise ModelRefused(str(e)) from None
         return model
 
@@ -85,7 +87,7 @@ class ModelHolder:
                 directory = self.source_dir()
             except ModelError as e:
                 raise ModelRefused(str(e)) from None
-            if not force and self.pinned is None and directory.name in (previous.version, self._refused):
+            if not force and self.pinned is None and directory.name in (self._served, self._refused):
                 return ReloadOutcome(previous.version, previous.version, changed=False)
             try:
                 model = self.load(directory)
@@ -95,7 +97,7 @@ class ModelHolder:
                 log.error("model refused; the old one keeps serving",
                           extra={"fields": {"directory": str(directory), "reason": str(e), "serving": previous.version}})
                 raise
-            self._refused = None
+            self._refused, self._served = None, directory.name
             if model.version == previous.version:
                 self.metrics.reloads.labels("unchanged").inc()
                 return ReloadOutcome(previous.version, previous.version, changed=False)
@@ -110,7 +112,7 @@ class ModelHolder:
         if self.pinned is not None:
             return False
         version = current_version(self.settings.registry)
-        return version is not None and version not in (self.current.version, self._refused)
+        return version is not None and version not in (self._served, self._refused)
 
     async def watch(self, interval: float) -> None:
         """Poll the registry's CURRENT every `interval` seconds and swap in a new version (background task)."""
@@ -123,3 +125,5 @@ class ModelHolder:
                 pass  # logged by reload; the old model keeps serving
             except (OSError, ModelError) as e:
                 log.error("registry check failed", extra={"fields": {"registry": str(self.settings.registry), "reason": str(e)}})
+            except Exception:  # a watcher that died would stop hot swaps unnoticed
+                log.exception("registry check failed", extra={"fields": {"registry": str(self.settings.registry)}})

@@ -107,7 +107,9 @@ class ReviewHook:
                     self._buffer.popleft()
                     moved += 1
             except StoreUnavailable:
-                pass
+                pass  # still down: the items wait for the next attempt
+            except StoreError as e:
+                log.error("review store migration failed; review items stay buffered", extra={"fields": {"reason": str(e)}})
         if moved:
             log.info("review buffer flushed", extra={"fields": {"moved": moved, "waiting": len(self._buffer)}})
         return moved
@@ -117,4 +119,7 @@ class ReviewHook:
         while True:
             await asyncio.sleep(interval)
             if not self.available:
-                await anyio.to_thread.run_sync(self.flush)
+                try:
+                    await anyio.to_thread.run_sync(self.flush)
+                except Exception:  # a background task that died would leave the buffer unflushed unnoticed
+                    log.exception("review buffer flush failed")

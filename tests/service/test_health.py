@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from service.main import create_app
+from service.metrics import REVIEW_RATE_WINDOW, Metrics
 from tests.service.conftest import ROUTE_ALL, SUPPORT_SV, ClientFactory, SettingsFactory, TestClient
 
 
@@ -69,3 +70,11 @@ def test_openapi_documents_every_endpoint_and_error(client: TestClient) -> None:
     assert items == {"$ref": "#/components/schemas/PredictRequest"}, "batch tickets are documented as PredictRequest"
     assert {"bearer", "x-api-key"} <= {s["scheme"] if "scheme" in s else s.get("name", "").lower()
                                        for s in spec["components"]["securitySchemes"].values()}, "both key headers are documented"
+
+
+def test_review_rate_covers_the_most_recent_predictions() -> None:
+    metrics = Metrics()
+    metrics.observe_routes([("review", "support")] * REVIEW_RATE_WINDOW, "review")
+    assert metrics.registry.get_sample_value("triage_review_rate") == 1.0, "all recent predictions went to review"
+    metrics.observe_routes([("support", "support")] * (REVIEW_RATE_WINDOW // 4), "review")
+    assert metrics.registry.get_sample_value("triage_review_rate") == 0.75, "older predictions fall out of the window"

@@ -4,6 +4,7 @@ bounded buffer that is flushed when it is back, and nothing is dropped without s
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def test_full_buffer_says_the_ticket_was_not_queued_and_readyz_is_503(make_clien
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", f"a full buffer makes the service unready: {r.text}"
     assert r.json()["error"]["details"]["review_buffer"] == 1, "readyz details report the buffer"
+
+
+def test_a_store_rejection_is_reported_not_retried(make_client: ClientFactory, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'reviews.db'}"
+    client = make_client(database_url=url, **REVIEW_ALL)
+    with sqlite3.connect(tmp_path / "reviews.db") as connection:  # the table vanishes behind the service's back
+        connection.execute("DROP TABLE review_items")
+    body = client.post("/v1/predict", json=SUPPORT_SV).json()
+    assert body["review_queued"] is False and "could not be queued" in body["warning"], f"the rejection should be reported: {body}"
+    assert "run the migrations" in body["warning"], "the warning passes on the store's reason"
+    assert "triage_review_enqueue_failures_total 1.0" in client.get("/metrics").text, "rejections are counted"
+    assert client.get("/readyz").json()["review_buffer"] == 0, "a rejected item is not buffered: retrying cannot help"

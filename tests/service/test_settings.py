@@ -62,11 +62,11 @@ def test_preflight_checks_threshold_labels_and_next_steps(tmp_path: Path, model_
         preflight(settings, model_a)
 
 
-def test_preflight_refuses_a_port_in_use(model_a: Path) -> None:
+def test_preflight_refuses_a_port_in_use(model_a: Path, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        settings = load_settings({"model": model_a, "port": taken.getsockname()[1]})
+        settings = load_settings({"model": model_a, "port": taken.getsockname()[1], "database_url": f"sqlite:///{tmp_path / 'q.db'}"})
         with pytest.raises(ConfigError, match="choose another with --port"):
             preflight(settings, model_a)
 
