@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
+from typing import Any
+
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -19,13 +21,38 @@ DEFAULT_C = 10.0
 RANDOM_STATE = 0
 
 
+class TfidfFeatures(TfidfVectorizer):
+    """A TfidfVectorizer that saves its fitted vocabulary as one newline-joined string.
+
+    skops writes a dict as one JSON node per entry: with a few hundred thousand n-grams that is
+    80 MB that takes seconds to parse. Terms never contain a newline (both analyzers split on
+    whitespace first), so one string holds them all, in index order.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        vocabulary = state.pop("vocabulary_", None)
+        if vocabulary is not None:
+            state["vocabulary_terms_"] = "\n".join(sorted(vocabulary, key=vocabulary.__getitem__))
+            state["vocabulary_size_"] = len(vocabulary)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        terms = state.pop("vocabulary_terms_", None)
+        size = state.pop("vocabulary_size_", 0)
+        if terms is not None:
+            state["vocabulary_"] = {t: i for i, t in enumerate(terms.split("\n"))} if size else {}
+        super().__setstate__(state)
+
+
 def build_features() -> FeatureUnion:
     """TF-IDF over word and character n-grams of the cleaned text."""
-    word = TfidfVectorizer(
+    word = TfidfFeatures(
         analyzer="word", ngram_range=WORD_NGRAMS, lowercase=True, sublinear_tf=True,
         min_df=1, max_df=0.9, token_pattern=r"(?u)\b\w[\w-]*\w\b|\b\w\b", dtype=np.float64,
     )
-    char = TfidfVectorizer(
+    char = TfidfFeatures(
         analyzer="char_wb", ngram_range=CHAR_NGRAMS, lowercase=True, sublinear_tf=True,
         min_df=2, max_df=0.9, dtype=np.float64,
     )

@@ -15,14 +15,23 @@ PERSONNUMMER_TOKEN = "[PERSONNUMMER]"
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 
+# Dashes people (and word processors) put between digit groups: hyphen, non-breaking hyphen,
+# figure dash, en dash.
+_DASH = r"\-" + "\u2010\u2011\u2012\u2013"  # the hyphen escaped: these go inside [...]
+# Space within a line: also the no-break, thin and narrow no-break spaces that signatures and
+# word processors insert between digit groups.
+_SPACE = r"[^\S\r\n]"
+# Between two digit groups: a few spaces, or one dash with optional spaces around it.
+_GROUP_SEPARATOR = rf"(?:{_SPACE}{{0,2}}[{_DASH}]{_SPACE}{{0,2}}|{_SPACE}{{1,3}})"
+
 # 12 digits (YYYYMMDDNNNN) or 10 digits (YYMMDDNNNN); '-' or '+' (over 100 years) may separate
 # the date from the last four. Samordningsnummer add 60 to the day.
-_PERSONNUMMER = re.compile(r"(?<![\d\w-])((?:19|20)?\d{6})\s?([-+]?)\s?(\d{4})(?![\d\w])")
+_PERSONNUMMER = re.compile(rf"(?<![\d\w{_DASH}])((?:19|20)?\d{{6}})\s?([+{_DASH}]?)\s?(\d{{4}})(?![\d\w])")
 
-# Swedish numbers: +46 / 0046 / 0 prefix, then 6-9 more digits with single spaces, hyphens or
+# Swedish numbers: +46 / 0046 / 0 prefix, then 6-9 more digits with single spaces, dashes or
 # a bracketed zero between them ("+46 (0)70-123 45 67", "08-123 456 78", "0046 31 12 34 56").
 _PHONE = re.compile(
-    r"(?<![\w+])(?:(?:\+46|0046)[ -]?(?:\(0\)[ -]?)?[1-9]|0[1-9])(?:[ -]?\d){6,9}(?![\d\w])"
+    rf"(?<![\w+])(?:(?:\+46|0046){_GROUP_SEPARATOR}?(?:\(0\){_GROUP_SEPARATOR}?)?[1-9]|0[1-9])(?:{_GROUP_SEPARATOR}?\d){{6,9}}(?![\d\w])"
 )
 
 
@@ -69,11 +78,25 @@ def _replace_personnummer(m: re.Match[str]) -> str:
 
 # Cheap scans that rule out most texts before the patterns above (which start with look-behinds
 # and so are tried at every position) run: both kinds need at least 7 digits close together.
-_SEVEN_DIGITS = re.compile(r"\d(?:[ ()+-]{0,3}\d){6}")
+_SEVEN_DIGITS = re.compile(rf"\d(?:[\s()+{_DASH}]{{0,5}}\d){{6}}")
 
 
 def redact(text: str) -> str:
-    """Replace e-mail addresses, phone numbers and valid personnummer with placeholders."""
+    """Replace e-mail addresses, phone numbers and valid personnummer with placeholders.
+
+    Redacting the result again changes nothing: passes repeat until one finds nothing, because a
+    match never starts right where the previous one ended, so of two numbers or addresses
+    written together ("a@b.se+c@d.se") one pass replaces only the first. Each pass that changes
+    the text removes digits or an '@', so the loop ends; the common text needs one pass.
+    """
+    while True:
+        redacted = _redact_once(text)
+        if redacted == text:
+            return text
+        text = redacted
+
+
+def _redact_once(text: str) -> str:
     if "@" in text:
         text = _EMAIL.sub(EMAIL_TOKEN, text)
     if _SEVEN_DIGITS.search(text) is None:

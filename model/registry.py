@@ -15,12 +15,14 @@ import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
 from sklearn.pipeline import Pipeline
 
 from model.card import model_card
@@ -35,6 +37,7 @@ FORMAT_VERSION = 1
 # Types skops may rebuild beyond its own defaults; anything else in a file is refused.
 TRUSTED_TYPES = [
     "model.text.TextCleaner",
+    "model.pipeline.TfidfFeatures",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._TemperatureScaling",
     "sklearn.model_selection._split.StratifiedKFold",
@@ -68,7 +71,7 @@ def save_model(result: TrainResult, out_dir: str | Path, data_files: Sequence[st
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
     try:
-        sio.dump(result.pipeline, staging / MODEL_FILE)
+        sio.dump(result.pipeline, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
         rows = result.tickets
         write_oof(staging, rows["id"].tolist(), rows["label"].to_numpy(), rows["language"].tolist(), result.labels, result.oof_proba)
         created = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -152,11 +155,11 @@ def load_pipeline(model_dir: str | Path) -> tuple[Pipeline, dict[str, Any]]:
     """Verify and load a model directory's pipeline and metadata."""
     meta = verify_model(model_dir)
     data = (Path(model_dir) / MODEL_FILE).read_bytes()
-    untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
-    if untrusted:
-        raise ModelError(f"{model_dir}: {MODEL_FILE} contains types that are not trusted: {', '.join(untrusted)}")
     try:
+        # skops refuses (UntrustedTypesFoundException) any type outside its defaults and this list.
         pipeline = sio.loads(data, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException as e:
+        raise ModelError(f"{model_dir}: {MODEL_FILE} contains types that are not trusted: {e}") from None
     except Exception as e:  # skops raises many kinds on damaged files
         raise ModelError(f"{model_dir}: {MODEL_FILE} could not be loaded ({type(e).__name__}: {e})") from None
     if not isinstance(pipeline, Pipeline) or list(pipeline.classes_) != meta["labels"]:

@@ -151,8 +151,10 @@ def clean_text(text: object) -> str:
         text = strip_html(text)
     text = strip_quoted_reply(text)
     text = strip_signature(text)
-    text = strip_markdown(text)
+    # Redact before markdown stripping, which removes '_' and so would split an address such as
+    # anna_svensson@example.se into a name that survives and an address that is redacted.
     text = redact(text)
+    text = strip_markdown(text)
     text = _LONG_NUMBER.sub(" NUM ", text)
     # Runs of spaces (any kind) become one; blank lines go.
     return "\n".join(" ".join(words) for line in text.split("\n") if (words := line.split()))

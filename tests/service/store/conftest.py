@@ -6,7 +6,8 @@ the one in TRIAGE_TEST_POSTGRES_URL; they are skipped, with the reason, only if 
 
 from __future__ import annotations
 
-import json
+import csv
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from tests.service.store.review_store_helpers import FakeClock, ItemFactory, new
 
 POSTGRES_URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[3]
-SAMPLE_TICKETS = REPO / "data" / "parts" / "part_1.jsonl"
+SAMPLE_TICKETS = REPO / "data" / "tickets.csv"
 
 
 @pytest.fixture(scope="session")
@@ -91,5 +92,5 @@ def make_item() -> ItemFactory:
 @pytest.fixture(scope="session")
 def sample_tickets() -> list[dict[str, str]]:
     """Real labelled tickets (multi-line Swedish/English bodies) from the shipped data."""
-    with SAMPLE_TICKETS.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()][:40]
+    with SAMPLE_TICKETS.open(encoding="utf-8", newline="") as handle:
+        return list(itertools.islice(csv.DictReader(handle), 40))
