@@ -104,10 +104,20 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
 
 def _read_csv(path: Path, text: str) -> pd.DataFrame:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        hint = (f"a field is longer than {csv.field_size_limit()} characters: shorten that ticket" if "field limit" in str(e)
+                else f"not readable as CSV ({e}); check the quoting up to this line")
+        raise DataError(path, hint, row=reader.line_num) from None
     header = [h.strip() for h in rows[0]]
     if not any(header):
         raise DataError(path, "the first line must name the columns", row=1)
+    named = [name for name in header if name]
+    repeated = sorted({name for name in named if named.count(name) > 1})
+    if repeated:
+        raise DataError(path, f"the header names {', '.join(repeated)} more than once; give every column its own name", row=1)
     records = []
     for n, row in enumerate(rows[1:], 2):
         if not row:  # an empty line; a row of empty fields is still a row
@@ -116,6 +126,8 @@ def _read_csv(path: Path, text: str) -> pd.DataFrame:
             raise DataError(path, f"{len(row)} fields where the header has {len(header)}; quote fields that contain commas", row=n)
         records.append(row)
     frame = pd.DataFrame(records, columns=header, dtype=object)
+    # Columns without a name (a spreadsheet's trailing commas) cannot be mapped to a field.
+    frame = frame.loc[:, [bool(name) for name in header]]
     frame.index = pd.RangeIndex(2, len(frame) + 2)  # rows numbered as lines in the file
     return frame
 

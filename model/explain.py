@@ -8,6 +8,7 @@ pairs ("synken", "lägga till"), which an agent can find highlighted in the tick
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,8 @@ DEFAULT_TOP_K = 6
 class Explainer:
     """Per-class term weights of one fitted pipeline."""
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, pipeline: Pipeline, char_ids: Callable[[str], np.ndarray] | None = None):
+        """`char_ids` (a word's character-vocabulary n-gram ids) may be shared with the fast path's cache."""
         features = pipeline.named_steps["features"]
         word = dict(features.transformer_list)["word"]
         char = dict(features.transformer_list)["char"]
@@ -35,25 +37,25 @@ class Explainer:
         self.push = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef - coef.mean(axis=0)
         self._char_vocab = char.vocabulary_
         self._char_analyzer = char.build_analyzer()
-        self._ngrams_of = lru_cache(maxsize=65536)(self._ngram_ids)
+        self._ngrams_of = char_ids or lru_cache(maxsize=65536)(self._ngram_ids)
 
     def _ngram_ids(self, word: str) -> np.ndarray:
         vocab = self._char_vocab
-        return np.array([vocab[g] + self.n_word for g in self._char_analyzer(word) if g in vocab], dtype=np.intp)
+        return np.array([vocab[g] for g in self._char_analyzer(word) if g in vocab], dtype=np.intp)
 
     def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
         """Top terms per label for one cleaned ticket, given its sorted non-zero feature ids and values."""
         n_labels = len(self.labels)
         contrib = self.push[:, idx] * val  # (labels, non-zero features)
-        terms: dict[str, list[float]] = {}
+        idx = idx.astype(np.intp, copy=False)
         n_word_features = int(np.searchsorted(idx, self.n_word))
-        for k, pushes in enumerate(contrib[:, :n_word_features].T.tolist()):
-            _add(terms, str(self.names[idx[k]]), pushes)
+        # Word n-gram features are distinct terms; character pushes are added to them below.
+        terms: dict[str, list[float]] = dict(zip(self.names[idx[:n_word_features]].tolist(), contrib[:, :n_word_features].T.tolist()))
         # A character n-gram's push is shared among the words it occurs in (once per occurrence).
         tokens = cleaned.lower().split()
         if tokens and idx.size:
             per_token = [self._ngrams_of(t) for t in tokens]
-            ids = np.concatenate(per_token)
+            ids = np.concatenate(per_token) + self.n_word
             owner = np.repeat(np.arange(len(tokens)), [len(a) for a in per_token])
             col = np.minimum(np.searchsorted(idx, ids), len(idx) - 1)
             known = idx[col] == ids

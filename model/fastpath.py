@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import softmax
@@ -38,6 +39,13 @@ def _count(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts[:-1] = starts[1:] - starts[:-1]
     counts[-1] = len(ids) - starts[-1]
     return ids[starts], counts
+
+
+class Counts(NamedTuple):
+    """A text's known n-gram ids and counts, per block: (ids, counts) each."""
+
+    word: tuple[np.ndarray, np.ndarray]
+    char: tuple[np.ndarray, np.ndarray]
 
 
 class UnsupportedPipeline(ValueError):
@@ -135,32 +143,38 @@ class FastScorer:
             scores[filled] = np.add.reduceat(values[:, None] * coef[ids], starts, axis=0) / norms[:, None]
         return scores
 
-    def decision_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
-        """The logistic regression's decision scores (n, k) for cleaned texts."""
-        lowered = [t.lower() for t in cleaned]
-        word = self._block_scores([self._word_counts(t) for t in lowered], self.word_idf, self.word_coef)
-        char = self._block_scores([self._char_counts(t) for t in lowered], self.char_idf, self.char_coef)
-        return np.asarray(word + char + self.intercept)
+    def counts_cleaned(self, cleaned: str) -> Counts:
+        """The known n-grams of one cleaned text and how often each occurs."""
+        lowered = cleaned.lower()
+        return Counts(self._word_counts(lowered), self._char_counts(lowered))
 
-    def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities for cleaned texts, columns in `labels` order."""
-        scores = self.decision_cleaned(cleaned)
+    def proba_counts(self, counts: Sequence[Counts]) -> np.ndarray:
+        """Calibrated probabilities for texts' n-gram counts, columns in `labels` order."""
+        scores = (
+            self._block_scores([c.word for c in counts], self.word_idf, self.word_coef)
+            + self._block_scores([c.char for c in counts], self.char_idf, self.char_coef)
+            + self.intercept
+        )
         logits = np.hstack([-scores, scores]) if self.binary else scores
         return np.asarray(softmax(self.beta * logits, axis=1))
 
-    def features_cleaned(self, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
-        """Non-zero feature ids and TF-IDF values of one cleaned text, as the pipeline's
-        FeatureUnion would give them (word block first, then character block)."""
-        lowered = cleaned.lower()
+    def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities for cleaned texts, columns in `labels` order."""
+        return self.proba_counts([self.counts_cleaned(t) for t in cleaned])
+
+    def feature_values(self, counts: Counts) -> tuple[np.ndarray, np.ndarray]:
+        """Non-zero feature ids and TF-IDF values, as the pipeline's FeatureUnion would give
+        them (word block first, then character block)."""
         parts = []
-        for (ids, tf), idf, offset in (
-            (self._word_counts(lowered), self.word_idf, 0),
-            (self._char_counts(lowered), self.char_idf, len(self.word_idf)),
-        ):
+        for (ids, tf), idf, offset in ((counts.word, self.word_idf, 0), (counts.char, self.char_idf, len(self.word_idf))):
             values = (np.log(tf) + 1.0) * idf[ids]
             norm = np.sqrt(values @ values)
             parts.append((ids + offset, values / norm if norm > 0 else values))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def char_ids(self, word: str) -> np.ndarray:
+        """Character-vocabulary ids of one word's known n-grams (cached)."""
+        return np.asarray(self._char_ids(word))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities for raw ticket texts (cleaned here, as the pipeline does)."""

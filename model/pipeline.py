@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
 from typing import Any
 
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold

@@ -39,13 +39,13 @@ class TriageModel:
         self.directory = directory
         self.labels: list[str] = [str(c) for c in pipeline.classes_]
         self.thresholds: dict[str, float] = dict(thresholds or metadata["thresholds"])
-        self.explainer = Explainer(pipeline)
         self._features = pipeline.named_steps["features"]
         self._classifier = pipeline.named_steps["classifier"]
         try:
             self.fast: FastScorer | None = FastScorer(pipeline)
         except UnsupportedPipeline:
             self.fast = None  # a pipeline of another shape still predicts, through scikit-learn
+        self.explainer = Explainer(pipeline, self.fast.char_ids if self.fast is not None else None)
 
     @classmethod
     def load(cls, model_dir: str | Path, target_precision: float | None = None,
@@ -81,7 +81,8 @@ class TriageModel:
         """Route, label, confidence and probabilities (and optionally explanations) per ticket."""
         cleaned = [clean_text(t) for t in texts]
         if self.fast is not None:
-            proba = self.fast.proba_cleaned(cleaned)
+            counts = [self.fast.counts_cleaned(t) for t in cleaned]
+            proba = self.fast.proba_counts(counts)
         else:
             x = self._features.transform(cleaned).tocsr()
             proba = self._classifier.predict_proba(x)
@@ -90,7 +91,7 @@ class TriageModel:
         for i, text in enumerate(cleaned):
             terms: list[dict[str, Any]] = []
             if explain:
-                ids, values = self.fast.features_cleaned(text) if self.fast is not None else (x[i].indices, x[i].data)
+                ids, values = self.fast.feature_values(counts[i]) if self.fast is not None else (x[i].indices, x[i].data)
                 terms = self.explainer.explain(text, ids, values, top_k)
             out.append(Prediction(
                 route=routes[i], label=labels[i], confidence=float(confidence[i]),

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
 from sklearn.pipeline import Pipeline
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from model.card import model_card
 from model.oof import OOF_FILE, write_oof
