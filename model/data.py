@@ -102,8 +102,13 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     return frame.astype(object)
 
 
+# Issue-tracker exports carry whole logs in one field, beyond the csv module's 128 KiB default.
+_MAX_FIELD_CHARS = 64 * 1024 * 1024
+
+
 def _read_csv(path: Path, text: str) -> pd.DataFrame:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    csv.field_size_limit(_MAX_FIELD_CHARS)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         rows = list(reader)

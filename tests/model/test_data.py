@@ -94,3 +94,9 @@ def test_training_rows_skip_unusable_and_need_two_labels(tmp_path: Path) -> None
     g = write(tmp_path / "u.csv", "subject,body,label\na,b,support\nc,d,support\ne,f,delivery\ng,h,delivery\n,,delivery\n")
     rows, warnings = training_rows(load_tickets([g]))
     assert len(rows) == 4 and warnings == [f"{g}, row 6: skipped (no usable text)"]
+
+
+def test_fields_larger_than_the_csv_default_are_read(tmp_path: Path) -> None:
+    log = "stack frame\n" * 20_000  # 240 kB in one field, as issue trackers' pasted logs are
+    f = write(tmp_path / "t.csv", f'title,body,label\nCrash,"{log}",bug\nIdea,add X,feature\n')
+    assert len(load_tickets([f])["text"][0]) > 200_000
