@@ -28,7 +28,8 @@ _bearer = HTTPBearer(auto_error=False, description="API key sent as `Authorizati
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key sent as `X-API-Key: <key>`.")
 
 
-def _digest(key: str) -> bytes:
+def key_digest(key: str) -> bytes:
+    """The sha256 digest a key is kept as (the review page's sessions refer to a key by it)."""
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
@@ -45,7 +46,7 @@ class KeyRing:
 
     def roles_of(self, presented: str) -> frozenset[str] | None:
         """The roles of a presented key, or None when it matches no configured key."""
-        digest = _digest(presented)
+        digest = key_digest(presented)
         found: frozenset[str] | None = None
         for stored, roles in self.entries:
             # No early exit: every key is compared, so timing says nothing about which matched.
@@ -70,7 +71,7 @@ def parse_keys(text: str, source: str) -> KeyRing:
         unknown = role_set - ROLES
         if not role_set or unknown:
             raise ValueError(f"{where}: roles must be some of {', '.join(sorted(ROLES))} (got {', '.join(sorted(role_set)) or 'none'})")
-        digest = _digest(key)
+        digest = key_digest(key)
         if any(digest == d for d, _ in entries):
             raise ValueError(f"{where} repeats an earlier key; give each key once with all its roles")
         entries.append((digest, role_set))

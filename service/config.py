@@ -18,6 +18,7 @@ from service.next_steps import DEFAULT_FILE as DEFAULT_NEXT_STEPS
 
 ENV_PREFIX = "TRIAGE_"
 DEFAULT_DATABASE_URL = "sqlite:///var/triage.db"
+MIN_SESSION_SECRET_LENGTH = 32  # a shorter signing key could be guessed
 _OPTIONS = {  # `triage serve` option of each setting that has one, for error messages
     "host": "--host", "port": "--port", "model": "--model", "registry": "--registry", "database_url": "--database",
     "thresholds": "--threshold", "target_precision": "--target-precision", "api_keys_file": "--api-keys-file",
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=100, ge=1, le=10_000, description="most tickets in one batch request")
     review_buffer_size: int = Field(default=1000, ge=1, description="review items held in memory while the database is down")
     review_retry_interval: float = Field(default=5.0, gt=0.0, description="seconds between attempts to flush the review buffer")
+    claim_ttl_seconds: int = Field(default=900, ge=10, le=86_400, description="seconds an agent holds an opened review ticket before it returns to the queue")
+    session_secret: SecretStr | None = Field(default=None, description="key signing the review page's session cookies; default: a new one per process")
     explain_terms: int = Field(default=6, ge=0, le=50, description="explanation terms per label in each prediction")
     next_steps_file: Path = Field(default=DEFAULT_NEXT_STEPS, description="the editable next-steps texts")
     training_data: Path = Field(default=Path("data/tickets.csv"), description="tickets `--train-if-missing` trains on")
@@ -68,6 +71,14 @@ class Settings(BaseSettings):
         bad = [f"{label}={t}" for label, t in value.items() if not (math.isfinite(t) and 0.0 < t <= 1.0)]
         if bad:
             raise ValueError(f"thresholds must be in (0, 1], got {', '.join(bad)}")
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _session_secret_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SESSION_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters; generate one with "
+                             "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
         return value
 
     @field_validator("database_url")

@@ -18,6 +18,7 @@ from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
 from service.review_hook import ReviewHook
+from service.web_session import SessionCodec
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     next_steps: NextSteps
     holder: ModelHolder
     review: ReviewHook
+    sessions: SessionCodec
 
 
 async def get_services(request: Request) -> Services:

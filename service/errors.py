@@ -62,7 +62,7 @@ def _location(loc: Sequence[int | str]) -> str:
 
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """One readable line for pydantic errors, naming each field (never echoing the input)."""
-    return "; ".join(f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors)
+    return "; ".join(f"{_location(e.get('loc', ()))}: {str(e.get('msg', 'invalid')).removeprefix('Value error, ')}" for e in errors)
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -95,8 +95,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+# What any request body can get from the handlers above and the body-size limit, whichever
+# endpoint it is sent to; documented on every operation that takes a body.
+BODY_ERRORS = (400, 413, 415, 422)
+
+
+def _document_body_errors(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        for status in BODY_ERRORS:
+                            operation["responses"].setdefault(str(status), {
+                                "description": _DESCRIPTIONS[status],
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error raised while handling a request as an `ErrorResponse`."""
+    """Render every error raised while handling a request as an `ErrorResponse`, and document the body errors."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    _document_body_errors(app)

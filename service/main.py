@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -25,25 +26,35 @@ from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.model_holder import ModelHolder
 from service.next_steps import load_next_steps
 from service.review_hook import ReviewHook
-from service.routes import admin, health, model, predict
+from service.review_queue import refresh_agreement
+from service.review_web import install as install_review_page
+from service.routes import admin, health, model, predict, review_page
+from service.routes import review as review_api
 from service.startup import model_to_serve, preflight
 from service.store import ReviewStore
+from service.web_session import SessionCodec
 
 log = logging.getLogger("triage.service")
 EXIT_BAD_SETTINGS = 2
 EXIT_SERVER_FAILED = 1
 _DESCRIPTION = """Routes Swedish/English helpdesk tickets to **support**, **delivery** (a delivery task, not support)
 or **review** (a person decides) and says what to do next. Send an API key as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`. Every error has the body `{"error": {"code", "message"}}`."""
+or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`. Every error has the body `{"error": {"code", "message"}}`.
+Agents decide the tickets routed to review on the web page at [/review](/review)."""
 
 
 def open_services(settings: Settings, metrics: Metrics) -> Services:
     """Load the next steps and the model, open the review store and migrate it (blocking I/O)."""
     next_steps = load_next_steps(settings.next_steps_file)
     holder = ModelHolder(settings, next_steps, metrics)
-    review = ReviewHook(ReviewStore(settings.database_url), settings.review_buffer_size, metrics)
+    review = ReviewHook(ReviewStore(settings.database_url, settings.claim_ttl_seconds), settings.review_buffer_size, metrics)
     review.start()
-    return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review)
+    if review.available:  # a database that was down a moment ago would only delay start-up again
+        refresh_agreement(review.store, metrics)
+    # Without a configured secret, sessions last as long as the process: agents sign in again after a restart.
+    secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else secrets.token_bytes(32)
+    return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review,
+                    sessions=SessionCodec(secret))
 
 
 def _announce(services: Services) -> None:
@@ -88,8 +99,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: it sees every response, 413s included
-    for module in (predict, model, admin, health):
+    for module in (predict, model, review_api, admin, health, review_page):
         app.include_router(module.router)
+    install_review_page(app)
     return app
 
 

@@ -1,13 +1,14 @@
-"""Prometheus metrics of one app: requests, latency, routes taken, review rate, model version.
+"""Prometheus metrics of one app: requests, latency, routes taken, review rate, model version, review agreement.
 
 Each app gets its own registry, so several apps in one process (tests) never share counters.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector, generate_latest
 
@@ -36,6 +37,13 @@ class Metrics:
                                    registry=self.registry)
         self.review_failures = Counter("triage_review_enqueue_failures", "Review items the store rejected (not retried)",
                                        registry=self.registry)
+        self.review_agreement = Gauge("triage_review_agreement", "Share of review decisions equal to the model's label (NaN before the first)",
+                                      registry=self.registry)
+        self.review_decisions = Gauge("triage_review_decisions", "Review decisions in the queue's database, by decided label",
+                                      ["label"], registry=self.registry)
+        self.review_label_agreement = Gauge("triage_review_label_agreement", "Per decided label, share of its decisions the model had labelled the same",
+                                            ["label"], registry=self.registry)
+        self.review_agreement.set(math.nan)
         self._window: deque[bool] = deque(maxlen=REVIEW_RATE_WINDOW)
         self._reviews = 0
         self._lock = threading.Lock()
@@ -67,6 +75,14 @@ class Metrics:
     def watch_review_buffer(self, size: Callable[[], int]) -> None:
         """Read the retry buffer's size at every scrape."""
         self.review_buffer.set_function(lambda: float(size()))
+
+    def set_review_agreement(self, agreement: float | None, decisions: Mapping[str, int], label_agreement: Mapping[str, float]) -> None:
+        """Publish how often the agents' decisions matched the model (from the review store)."""
+        self.review_agreement.set(math.nan if agreement is None else agreement)
+        for label, count in decisions.items():
+            self.review_decisions.labels(label).set(count)
+        for label, share in label_agreement.items():
+            self.review_label_agreement.labels(label).set(share)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_ID_LENGTH = 200  # a helpdesk ticket id or reference, as the review queue stores it
+
+
+def _not_blank(value: str) -> str:
+    # pydantic's strip leaves the ASCII separators \x1c-\x1f that str.strip() removes; the review
+    # queue strips ids with str.strip(), so an id of only those would reach it empty.
+    if not value.strip():
+        raise ValueError("the id must hold more than spaces and control characters")
+    return value.strip()
 
 
 class ErrorDetail(BaseModel):
@@ -30,7 +38,7 @@ class PredictRequest(BaseModel):
         "examples": [{"id": "4711", "subject": "Ny skola i synken", "body": "Hej! Vi behöver lägga till Ekbackens skola i synken till Google."}]
     })
 
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)] | None = Field(
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_not_blank)] | None = Field(
         default=None, description="your ticket id, echoed back; the review queue keeps one entry per id")
     subject: str | None = Field(default=None, description="the ticket's subject line")
     body: str = Field(description="the ticket's text (HTML, quoted replies and signatures are fine)")
