@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,17 +19,24 @@ DEFAULT_FILE = Path(__file__).with_name("next_steps.toml")
 MESSAGE_LANGUAGE = {"sv": "sv", "mixed": "sv", "en": "en", "unknown": "en"}
 assert set(MESSAGE_LANGUAGE) == set(LANGUAGES), "every detectable language needs a message language"
 
+
 class _Messages(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sv: str = Field(min_length=1)
     en: str = Field(min_length=1)
 
 
+class _StepLists(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sv: list[str] = Field(min_length=1)
+    en: list[str] = Field(min_length=1)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: str = Field(min_length=1)
     queue: str = Field(min_length=1)
-    steps: list[str] = Field(min_length=1)
+    steps: _StepLists | Annotated[list[str], Field(min_length=1)]  # per language, or one list for both
     customer_message: _Messages | None = None
 
 
@@ -74,5 +82,6 @@ def load_next_steps(path: str | Path = DEFAULT_FILE) -> NextSteps:
             message = None
             if section.customer_message is not None:
                 message = CustomerMessage(language=language, text=getattr(section.customer_message, language).strip())
-            steps[(route, language)] = NextStep(action=section.action, queue=section.queue, steps=section.steps, customer_message=message)
+            texts = section.steps if isinstance(section.steps, list) else getattr(section.steps, language)
+            steps[(route, language)] = NextStep(action=section.action, queue=section.queue, steps=texts, customer_message=message)
     return NextSteps(steps, source)

@@ -41,3 +41,19 @@ def test_missing_sections_are_named(tmp_path: Path) -> None:
         load_next_steps(path).check_covers(["delivery", "support"])
     with pytest.raises(ValueError, match="cannot be read"):
         load_next_steps(tmp_path / "missing.toml")
+
+
+def test_steps_may_be_given_per_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from service.next_steps import load_next_steps
+
+    path = tmp_path / "steps.toml"
+    path.write_text(
+        '[support]\naction = "s"\nqueue = "s"\nsteps = ["one list for both"]\n'
+        '[delivery]\naction = "d"\nqueue = "d"\n[delivery.steps]\nsv = ["Stäng ärendet."]\nen = ["Close the ticket."]\n',
+        encoding="utf-8",
+    )
+    steps = load_next_steps(path)
+    assert steps.for_route("delivery", "sv").steps == ["Stäng ärendet."], "a Swedish ticket gets the Swedish steps"
+    assert steps.for_route("delivery", "mixed").steps == ["Stäng ärendet."], "a mixed ticket gets the Swedish steps"
+    assert steps.for_route("delivery", "en").steps == ["Close the ticket."]
+    assert steps.for_route("support", "sv").steps == ["one list for both"]
