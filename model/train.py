@@ -61,12 +61,14 @@ def train(
     splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=RANDOM_STATE).split(texts, y))
 
     cleaned = TextCleaner().transform(texts)
-    fold_features = []
+    # One fold at a time, every C on its features: only one fold's matrices are ever in memory.
+    search = {C: np.zeros((len(y), len(labels))) for C in c_grid}
     for train_idx, test_idx in splits:
-        features = build_features().fit([cleaned[i] for i in train_idx])
-        fold_features.append((features.transform([cleaned[i] for i in train_idx]), features.transform([cleaned[i] for i in test_idx])))
-
-    search = {C: _out_of_fold_logits(C, fold_features, splits, y, labels) for C in c_grid}
+        features = build_features()
+        x_train = features.fit_transform([cleaned[i] for i in train_idx])
+        x_test = features.transform([cleaned[i] for i in test_idx])
+        for C in c_grid:
+            search[C][test_idx] = _fold_logits(C, x_train, y[train_idx], x_test, labels)
     calibrated = {C: _temperature_scaled(logits, y, labels) for C, logits in search.items()}
     losses = {C: _log_loss(proba, y, labels) for C, (proba, _) in calibrated.items()}
     best_c = min(losses, key=lambda c: (round(losses[c], 4), c))
@@ -97,16 +99,14 @@ def _drop_stop_words(pipeline: Pipeline) -> None:
             delattr(vectorizer, "stop_words_")
 
 
-def _out_of_fold_logits(C: float, fold_features: list, splits: list, y: np.ndarray, labels: list[str]) -> np.ndarray:
-    """Decision scores of every training ticket from a regression fitted without it."""
-    logits = np.zeros((len(y), len(labels)))
-    template = clone(build_pipeline(C=C).named_steps["classifier"].estimator)
-    for (x_train, x_test), (train_idx, test_idx) in zip(fold_features, splits):
-        model: LogisticRegression = clone(template).fit(x_train, y[train_idx])
-        scores = model.decision_function(x_test)
-        if scores.ndim == 1:  # binary: one score towards classes_[1]
-            scores = np.column_stack([np.zeros_like(scores), scores])
-        logits[np.ix_(test_idx, [labels.index(c) for c in model.classes_])] = scores
+def _fold_logits(C: float, x_train: Any, y_train: np.ndarray, x_test: Any, labels: list[str]) -> np.ndarray:
+    """Decision scores of one fold's held-out tickets from a regression fitted on the rest."""
+    model: LogisticRegression = clone(build_pipeline(C=C).named_steps["classifier"].estimator).fit(x_train, y_train)
+    scores = model.decision_function(x_test)
+    if scores.ndim == 1:  # binary: one score towards classes_[1]
+        scores = np.column_stack([np.zeros_like(scores), scores])
+    logits = np.zeros((x_test.shape[0], len(labels)))
+    logits[:, [labels.index(c) for c in model.classes_]] = scores
     return logits
 
 
