@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -124,7 +125,33 @@ def read_metadata(model_dir: str | Path) -> dict[str, Any]:
         meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(f"{path}: unreadable ({e})") from None
+    problem = _metadata_problem(meta)
+    if problem:
+        raise ModelError(f"{path}: {problem} (changed or damaged); retrain or restore the model")
     return meta
+
+
+def _metadata_problem(meta: object) -> str | None:
+    """What is wrong with the shape of metadata.json, or None. Its own integrity has no hash (it holds
+    the hashes), so a damaged file must fail here with a reason, not later with a KeyError mid-request."""
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    if not isinstance(meta.get("version"), str) or not meta["version"].strip():
+        return "'version' is not a non-empty text"
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
+        return "'labels' is not a list of two or more distinct label names"
+    thresholds = meta.get("thresholds")
+    if not isinstance(thresholds, dict) or set(thresholds) != set(labels):
+        return "'thresholds' does not give one threshold per label"
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in thresholds.values()):
+        return "'thresholds' holds a value that is not a number"
+    artifacts = meta.get("artifacts")
+    if not isinstance(artifacts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in artifacts.items()):
+        return "'artifacts' is not a mapping of file name to sha256"
+    if not isinstance(meta.get("libraries", {}), dict):
+        return "'libraries' is not a mapping of library to version"
+    return None
 
 
 def verify_model(model_dir: str | Path) -> dict[str, Any]:

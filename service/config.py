@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=100, ge=1, le=10_000, description="most tickets in one batch request")
     review_buffer_size: int = Field(default=1000, ge=1, description="review items held in memory while the database is down")
     review_retry_interval: float = Field(default=5.0, gt=0.0, description="seconds between attempts to flush the review buffer")
+    retention_days: int = Field(default=365, ge=1, le=36_500, description="days a decided review item is kept after its decision")
     claim_ttl_seconds: int = Field(default=900, ge=10, le=86_400, description="seconds an agent holds an opened review ticket before it returns to the queue")
     session_secret: SecretStr | None = Field(default=None, description="key signing the review page's session cookies; default: a new one per process")
     explain_terms: int = Field(default=6, ge=0, le=50, description="explanation terms per label in each prediction")

@@ -26,6 +26,7 @@ _DESCRIPTIONS = {
     422: "The body does not fit the schema, a ticket has no usable text or is too long, or the batch is too large.",
     503: "Not ready: see the message.",
 }
+_UNREADABLE_BODY = "There was an error parsing the body"  # FastAPI's detail when the body cannot even be decoded
 _CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
 
@@ -91,6 +92,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail)
+    if exc.status_code == 400 and message == _UNREADABLE_BODY:
+        message = "the request body could not be read as JSON: it is not valid UTF-8, or nested too deeply; send UTF-8 encoded JSON"
     code = _CODES.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

@@ -25,6 +25,7 @@ from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.model_holder import ModelHolder
 from service.next_steps import load_next_steps
+from service.retention import purge_forever
 from service.review_hook import ReviewHook
 from service.review_queue import refresh_agreement
 from service.review_web import install as install_review_page
@@ -81,7 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
         services = await anyio.to_thread.run_sync(open_services, settings, metrics)
         app.state.services = services
         _announce(services)
-        tasks = [asyncio.create_task(services.review.flush_forever(settings.review_retry_interval))]
+        tasks = [asyncio.create_task(services.review.flush_forever(settings.review_retry_interval)),
+                 asyncio.create_task(purge_forever(services.review.store, settings.retention_days))]
         if settings.model is None and settings.watch_interval > 0:
             tasks.append(asyncio.create_task(services.holder.watch(settings.watch_interval)))
         try:

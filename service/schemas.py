@@ -17,6 +17,15 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
+def _unicode_text(value: str) -> str:
+    # JSON lets "\ud800" through, but half a surrogate pair is no character: the database could not store it.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"holds an unpaired surrogate escape ({value[e.start]!r} at character {e.start}), which is not text; send valid Unicode") from None
+    return value
+
+
 class ErrorDetail(BaseModel):
     """What went wrong, as a stable machine-readable code and a message saying what to fix."""
 
@@ -40,8 +49,8 @@ class PredictRequest(BaseModel):
 
     id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_not_blank)] | None = Field(
         default=None, description="your ticket id, echoed back; the review queue keeps one entry per id")
-    subject: str | None = Field(default=None, description="the ticket's subject line")
-    body: str = Field(description="the ticket's text (HTML, quoted replies and signatures are fine)")
+    subject: Annotated[str, AfterValidator(_unicode_text)] | None = Field(default=None, description="the ticket's subject line")
+    body: Annotated[str, AfterValidator(_unicode_text)] = Field(description="the ticket's text (HTML, quoted replies and signatures are fine)")
 
 
 class BatchRequest(BaseModel):

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from model.data import load_tickets
+from model.predictor import TriageModel
 from model.registry import current_version, publish, save_model, verify_model
 from model.train import train
 from service.config import ConfigError, Settings
@@ -56,6 +57,9 @@ def preflight(settings: Settings, model_dir: Path) -> None:
     if unknown:
         raise ConfigError(f"--threshold / TRIAGE_THRESHOLDS: unknown label(s) {', '.join(unknown)}; the model's labels are {', '.join(labels)}")
     load_next_steps(settings.next_steps_file).check_covers(labels)
+    # Verifying hashes is not loading: a file damaged along with its recorded hash is refused
+    # here, with its reason, instead of failing the server's start-up with a traceback.
+    TriageModel.load(model_dir, target_precision=settings.target_precision, thresholds=settings.thresholds or None)
     ReviewStore(settings.database_url).close()  # checks the URL further and creates a SQLite folder
     _check_port_free(settings.host, settings.port)
 

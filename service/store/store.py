@@ -28,6 +28,9 @@ from service.store.schema import review_items, row_to_item
 from service.store.training import Agreement, ExportSummary, write_training_csv
 
 MAX_PAGE_SIZE = 500
+# Ids are PostgreSQL INTEGERs: a larger number names no item, and would not even fit in a query
+# parameter (SQLite raises OverflowError past 64 bits), so it is answered without asking.
+MAX_ITEM_ID = 2**31 - 1
 _t = review_items.c
 # What a re-sent ticket overwrites; created_at stays, so the queue keeps its place by arrival.
 _UPSERT_COLUMNS = ("subject", "body", "language", "model_label", "confidence", "probabilities", "model_version", "updated_at")
@@ -149,6 +152,8 @@ class ReviewStore:
             raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE} (got {limit!r})")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0 (got {offset!r})")
+        if offset > MAX_ITEM_ID:  # past any queue's end
+            return []
         query = (
             sa.select(review_items).where(self._available_to(self._now(), reviewer)).order_by(_t.confidence, _t.created_at, _t.id).limit(limit).offset(offset)
         )
@@ -161,8 +166,14 @@ class ReviewStore:
         with self._read() as connection:
             return int(connection.execute(query).scalar_one())
 
+    @staticmethod
+    def _check_id(item_id: int) -> None:
+        if isinstance(item_id, bool) or not isinstance(item_id, int) or not 1 <= item_id <= MAX_ITEM_ID:
+            raise ItemNotFound(item_id)
+
     def get(self, item_id: int) -> ReviewItem:
         """The item with this id; ItemNotFound if there is none."""
+        self._check_id(item_id)
         with self._read() as connection:
             return self._fetch(connection, item_id)
 
@@ -172,6 +183,7 @@ class ReviewStore:
         ClaimConflict if another reviewer holds it, DecisionConflict if it is decided.
         """
         reviewer = require_name("reviewer", reviewer)
+        self._check_id(item_id)
         now = self._now()
         update = sa.update(review_items).where(_t.id == item_id, self._available_to(now, reviewer)).values(claimed_by=reviewer, claimed_until=now + self._ttl)
         with self._write() as connection:
@@ -189,6 +201,7 @@ class ReviewStore:
         label raises ValueError listing the allowed ones. The note is redacted like ticket text.
         """
         label, reviewer = require_name("label", label), require_name("reviewer", reviewer)
+        self._check_id(item_id)
         if allowed_labels is not None and label not in allowed_labels:
             raise ValueError(f"unknown label '{label}': allowed labels are {', '.join(allowed_labels)}")
         if note is not None:

@@ -1,4 +1,13 @@
+"""Ticket text cleaning: examples of each step, then properties over generated tickets."""
+
+import re
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from model.redact import redact
 from model.text import TextCleaner, clean_text, is_usable, strip_quoted_reply, strip_signature, ticket_text
+from tests.model.pii_strategies import BOUNDARIES, email_address, embedded, personnummer, swedish_phone
 
 
 def test_html_is_reduced_to_text() -> None:
@@ -59,3 +68,68 @@ def test_non_text_input_becomes_empty() -> None:
 
 def test_cleaner_step_is_stateless_and_maps_every_row() -> None:
     assert TextCleaner().fit_transform(["a <b>b</b>", None]) == ["a b", ""]
+
+
+# --- properties --------------------------------------------------------------------------------
+
+# Pieces of real tickets' markup: HTML, entities, quoted replies, sign-offs, markdown, code, traces.
+_MARKUP = st.sampled_from([
+    "<p>", "</p>", "<div>", "<br>", "<b>", "&nbsp;", "&amp;", "&lt;", "<!--", "-->", "> ", ">", "\n", "\r\n", "\r", "Mvh", "Med vänliga hälsningar",
+    "From: a", "Från: b", "Skickat: c", "On Tue, Anna wrote:", "Den 3 sep skrev Anna:", "-- ", "```", "~~~", "Traceback (most recent call last):",
+    '  File "x.py", line 3', "http://x.se/a", "www.x.se", "[link](http://a)", "![img](x.png)", "# ", "- [x] ", "* ", "1. ", "**", "_", "`", "|",
+    "12345678", "SV: ", "RE: ", "hej", "synken", " ", "  ", "\t", "å", "\u00a0", "\u200b", "e\u0301", "\ufb01",
+])
+_PIECE = st.one_of(personnummer(), swedish_phone(), email_address())
+# A ticket: markup, random text and personal data set off from its neighbours, in any order.
+_TICKET = st.lists(st.one_of(_MARKUP, st.text(max_size=6), st.tuples(st.sampled_from(BOUNDARIES), _PIECE, st.sampled_from(BOUNDARIES)).map("".join)),
+                   max_size=30).map("".join)
+_WORDS = st.lists(st.one_of(st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8), st.sampled_from([".", ",", "!", "?", ":"])),
+                  max_size=30)
+# Words and punctuation with a space or a line break after each.
+_PROSE = _WORDS.flatmap(lambda words: st.tuples(st.just(words), st.lists(st.sampled_from([" ", "\n"]), min_size=len(words), max_size=len(words))))
+_SIGN_OFFS_AND_HEADERS = re.compile(r"(?im)^\s*(?:mvh|vh|hälsningar|regards|br|cheers)\b")
+PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTIES
+@given(st.one_of(st.text(), _TICKET, st.binary().map(lambda b: b.decode("latin-1")), st.none(), st.integers(), st.floats(), st.lists(st.text())))
+def test_clean_text_never_raises_and_returns_normalised_lines(raw: object) -> None:
+    cleaned = clean_text(raw)
+    assert isinstance(cleaned, str), "clean_text always returns text"
+    assert "\r" not in cleaned, "line breaks are normalised to \\n"
+    assert all(line and line == " ".join(line.split()) for line in cleaned.split("\n")) if cleaned else True, (
+        f"every line is non-empty with single spaces and no padding: {cleaned!r}")
+
+
+@PROPERTIES
+@given(_TICKET)
+def test_clean_text_leaves_nothing_for_redaction_to_find(raw: str) -> None:
+    cleaned = clean_text(raw)
+    assert redact(cleaned) == cleaned, f"cleaned text should hold no e-mail, phone number or personnummer: {raw!r} -> {cleaned!r}"
+
+
+@PROPERTIES
+@given(embedded(_PIECE), _MARKUP, _MARKUP)
+def test_no_personal_data_survives_cleaning(case: tuple[str, str], before: str, after: str) -> None:
+    text, piece = case
+    cleaned = clean_text(before + text + after)
+    assert piece not in cleaned, f"{piece!r} should not survive cleaning: {cleaned!r}"
+    if "@" in piece:  # no part of an address (e.g. the name in anna_svensson@...) may become a feature
+        around = set(re.findall(r"\w+", before + text.replace(piece, " ") + after))
+        parts = {p for p in re.split(r"[\W_]+", piece.split("@")[0]) if len(p) >= 4} - around
+        assert not parts & set(re.findall(r"\w+", cleaned)), f"parts of {piece!r} survived cleaning: {cleaned!r}"
+
+
+@PROPERTIES
+@given(_PROSE)
+def test_cleaning_plain_prose_twice_changes_nothing(prose: tuple[list[str], list[str]]) -> None:
+    words, gaps = prose
+    text = "".join(w + g for w, g in zip(words, gaps))
+    assume(not _SIGN_OFFS_AND_HEADERS.search(text))  # a sign-off line is cut wherever it is; that is layout, not prose
+    once = clean_text(text)
+    assert clean_text(once) == once, f"cleaned prose is already clean: {text!r} -> {once!r} -> {clean_text(once)!r}"
+
+
+def test_an_address_with_underscores_is_redacted_whole() -> None:
+    assert clean_text("Skriv till anna_svensson@skola.example.se om kontot") == "Skriv till [EMAIL] om kontot", (
+        "markdown stripping must not split an address before it is redacted")
