@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test test-fast lint bench clean
+.PHONY: help install run serve test test-fast lint bench load clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test-fast: $(STAMP)  ## the tests that do not train on the full data
 
 bench: $(STAMP)  ## run the benchmarks and rewrite docs/BENCHMARKS.md
 	$(BIN)/python -m bench.run
+
+load: $(STAMP)  ## hold 200 predictions/s against a local service for 3 minutes (docs/LOAD.md)
+	$(BIN)/python -m bench.load --rate 200 --duration 180 --warmup 15
 
 clean:  ## remove the virtualenv, caches and local models/databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache models var
