@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from model.decision import REVIEW
@@ -32,42 +33,60 @@ def ticket_problem(text: str, max_chars: int) -> ErrorDetail | None:
     return None
 
 
-def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
-    """Predict a route for each ticket in one model call, queue the uncertain ones for review."""
+def classify(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
+    """Predict a route for each ticket in one model call (CPU only: no I/O)."""
     top_k = services.settings.explain_terms
     predictions = model.predict(texts, explain=top_k > 0, top_k=top_k)
     services.metrics.observe_routes(((p.route, p.label) for p in predictions), REVIEW)
     responses = []
     for ticket, text, p in zip(tickets, texts, predictions):
         language = detect_language(text)
-        response = PredictResponse(
+        responses.append(PredictResponse(
             id=ticket.id, route=p.route, label=p.label, confidence=p.confidence, probabilities=p.probabilities,
             thresholds=model.thresholds, language=language,
             explanation=[ExplanationTerm(**term) for term in p.explanation],
             model_version=model.version, next_step=services.next_steps.for_route(p.route, language),
-        )
-        if p.route == REVIEW:
-            handoff = services.review.submit(NewReviewItem(
-                ticket_id=ticket.id, subject=ticket.subject or "", body=ticket.body, model_label=p.label,
-                confidence=p.confidence, probabilities=p.probabilities, model_version=model.version, language=language,
-            ))
-            response.review_queued, response.review_item_id, response.warning = handoff.queued, handoff.item_id, handoff.warning
-        responses.append(response)
+        ))
+    return responses
+
+
+def queue_reviews(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], responses: Sequence[PredictResponse]) -> None:
+    """Hand every ticket routed to review to the review queue (database I/O), noting the outcome."""
+    for ticket, response in zip(tickets, responses):
+        if response.route != REVIEW:
+            continue
+        handoff = services.review.submit(NewReviewItem(
+            ticket_id=ticket.id, subject=ticket.subject or "", body=ticket.body, model_label=response.label,
+            confidence=response.confidence, probabilities=response.probabilities, model_version=model.version, language=response.language,
+        ))
+        response.review_queued, response.review_item_id, response.warning = handoff.queued, handoff.item_id, handoff.warning
+
+
+async def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
+    """Route tickets and queue the uncertain ones for review.
+
+    The model runs on the event loop: a prediction is a fraction of a millisecond of CPU work
+    that a thread hop would only add to (the GIL allows no parallelism between them anyway);
+    only the review queue's database writes go to a worker thread.
+    """
+    responses = classify(model, services, tickets, texts)
+    if any(r.route == REVIEW for r in responses):
+        await run_in_threadpool(queue_reviews, model, services, tickets, responses)
     return responses
 
 
 @router.post("/predict", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
-def predict(ticket: PredictRequest, model: ModelDep, services: ServicesDep) -> PredictResponse:
+async def predict(ticket: PredictRequest, model: ModelDep, services: ServicesDep) -> PredictResponse:
     """Route one ticket to support, a delivery task or human review, with the evidence and the next step."""
     text = ticket_text(ticket.subject, ticket.body)
     problem = ticket_problem(text, services.settings.max_ticket_chars)
     if problem is not None:
         raise ApiError(422, problem.code, problem.message)
-    return route_tickets(model, services, [ticket], [text])[0]
+    return (await route_tickets(model, services, [ticket], [text]))[0]
 
 
 @router.post("/predict/batch", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
-def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep) -> BatchResponse:
+async def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep) -> BatchResponse:
     """Route up to `TRIAGE_MAX_BATCH` tickets (default 100) in order; a bad ticket gets its own error entry."""
     limit = services.settings.max_batch
     if len(batch.tickets) > limit:
@@ -91,7 +110,7 @@ def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep) -
         if item.error is None:
             good.append((item, ticket, text))
     if good:
-        responses = route_tickets(model, services, [t for _, t, _ in good], [text for _, _, text in good])
+        responses = await route_tickets(model, services, [t for _, t, _ in good], [text for _, _, text in good])
         for (item, _, _), response in zip(good, responses):
             item.result = response
     return BatchResponse(model_version=model.version, results=results)
