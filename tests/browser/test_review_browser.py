@@ -11,16 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.server_process import free_port, start_serve, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -29,7 +26,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "review-page.png"
-TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"]
 PREDICT_KEY = "browser-predict-key-0123456789"
@@ -51,46 +47,19 @@ OTHERS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path, small_model_dir: Path) -> Iterator[str]:
     """A running `triage serve` on a free loopback port: API keys, a SQLite queue, every ticket routed to review."""
-    assert TRIAGE.exists(), f"{TRIAGE} is missing: install the package (make install)"
-    port, log = _free_port(), tmp_path / "server.log"
+    port = free_port()
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")},
-           "TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
-    command = [str(TRIAGE), "serve", "--port", str(port), "--model", str(small_model_dir), "--api-keys-file", str(keys),
-               "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    env = {"TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
+    args = ["--model", str(small_model_dir), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
+    process = start_serve(args, tmp_path, env, port, START_SECONDS)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the server did not become ready (exit code {process.poll()}):\n{log.read_text()[-3000:]}")
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 @pytest.fixture

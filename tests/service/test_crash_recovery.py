@@ -5,14 +5,10 @@ restarted on the same database (SQLite and PostgreSQL): every decision that was 
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,21 +20,16 @@ import sqlalchemy as sa
 
 from service.store import ReviewStore
 from tests.conftest import TICKETS
+from tests.server_process import free_port, start_serve
 from tests.service.conftest import PREDICT_KEY, REVIEW_KEY
 from tests.service.store.conftest import postgres_problem, postgres_url  # noqa: F401  (fixtures, reused)
 
-TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
 ITEMS = 150
 AGENTS = 8
 KILL_AFTER_ACKS = 60
 START_SECONDS = 60
 HEADERS = {"X-API-Key": REVIEW_KEY}
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -48,7 +39,7 @@ class Server:
     model_dir: Path
     database_url: str
     folder: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,20 +49,8 @@ class Server:
     def start(self) -> None:
         keys = self.folder / "keys.txt"
         keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review,predict\n")
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}, "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
-        command = [str(TRIAGE), "serve", "--port", str(self.port), "--model", str(self.model_dir), "--api-keys-file", str(keys),
-                   "--database", self.database_url]
-        with open(self.folder / "server.log", "ab") as log:
-            self.process = subprocess.Popen(command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"the server did not become ready (exit {self.process.poll()}):\n{(self.folder / 'server.log').read_text()[-3000:]}")
+        args = ["--model", str(self.model_dir), "--api-keys-file", str(keys), "--database", self.database_url]
+        self.process = start_serve(args, self.folder, {"TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}, self.port, START_SECONDS)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -87,7 +66,6 @@ class Server:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path: Path, model_a: Path) -> Iterator[Server]:
     url = f"sqlite:///{tmp_path / 'var' / 'reviews.db'}" if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    assert TRIAGE.exists(), f"{TRIAGE} is missing: install the package (make install)"
     running = Server(model_a, url, tmp_path)
     try:
         yield running

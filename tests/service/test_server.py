@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,54 +13,29 @@ import httpx
 import pytest
 
 from model.registry import publish
+from tests.server_process import free_port, start_serve, stop
 from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, SUPPORT_SV
 
 REPO = Path(__file__).resolve().parents[2]
-TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
 MARKER = "Qwertzu-ticket-marker"
 START_SECONDS = 90  # trains a small model first
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(tmp_path: Path, tiny_tickets_file: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes], Path]]:
     """A running `triage serve` on a free loopback port with an empty registry, API keys and a SQLite queue."""
-    assert TRIAGE.exists(), f"{TRIAGE} is missing: install the package (make install)"
-    port, registry, log = _free_port(), tmp_path / "models", tmp_path / "server.log"
+    port, registry, log = free_port(), tmp_path / "models", tmp_path / "server.log"
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{PREDICT_KEY}:predict\n{ADMIN_KEY}:admin,predict\n")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")},
-           "TRIAGE_TRAINING_DATA": str(tiny_tickets_file), "TRIAGE_WATCH_INTERVAL": "0.2", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
-    command = [str(TRIAGE), "serve", "--port", str(port), "--registry", str(registry), "--api-keys-file", str(keys),
-               "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "--train-if-missing"]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    env = {"TRIAGE_TRAINING_DATA": str(tiny_tickets_file), "TRIAGE_WATCH_INTERVAL": "0.2", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
+    args = ["--registry", str(registry), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "--train-if-missing"]
+    process = start_serve(args, tmp_path, env, port, START_SECONDS)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the server did not become ready (exit code {process.poll()}):\n{log.read_text()[-3000:]}")
-        yield base, registry, process, log
+        yield f"http://127.0.0.1:{port}", registry, process, log
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 def test_served_over_http_with_keys_review_queue_hot_swap_and_json_logs(server, model_b: Path) -> None:
