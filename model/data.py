@@ -160,12 +160,20 @@ def _normalise(frame: pd.DataFrame, path: Path, columns: ColumnMap, require_labe
         if column not in present:
             raise DataError(path, f"column '{column}' (mapped to {field}) not found; columns are: {', '.join(frame.columns)}", column=column)
 
+    # Exports capitalise freely ("Title", "Label"): names match case-insensitively unless exact.
+    by_lower = {str(c).strip().lower(): c for c in reversed(list(frame.columns))}
+
     def column_for(field: str) -> str | None:
         if field in columns.mapping:
             return columns.mapping[field]
         if field in present:
             return field
-        return next((a for a in _ALIASES.get(field, ()) if a in present), None)
+        for name in (field, *_ALIASES.get(field, ())):
+            if name in present:
+                return name
+            if name in by_lower:
+                return str(by_lower[name])
+        return None
 
     def values(field: str) -> pd.Series:
         name = column_for(field)

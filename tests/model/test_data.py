@@ -100,3 +100,15 @@ def test_fields_larger_than_the_csv_default_are_read(tmp_path: Path) -> None:
     log = "stack frame\n" * 20_000  # 240 kB in one field, as issue trackers' pasted logs are
     f = write(tmp_path / "t.csv", f'title,body,label\nCrash,"{log}",bug\nIdea,add X,feature\n')
     assert len(load_tickets([f])["text"][0]) > 200_000
+
+
+def test_column_names_match_case_insensitively(tmp_path: Path) -> None:
+    f = write(tmp_path / "t.csv", "Title,Body,Label,Language\nCrash,on start,bug,en\nIdea,add X,feature,en\n")
+    t = load_tickets([f])
+    assert t["text"].tolist() == ["Crash\non start", "Idea\nadd X"], "Title/Body are read as subject/body"
+    assert t["label"].tolist() == ["bug", "feature"], "Label is read as label"
+
+
+def test_an_exact_column_name_wins_over_a_differently_cased_one(tmp_path: Path) -> None:
+    f = write(tmp_path / "t.csv", "LABEL,label,body\nwrong,support,a\nwrong,delivery,b\n")
+    assert load_tickets([f])["label"].tolist() == ["support", "delivery"]
