@@ -145,6 +145,8 @@ def next_item(page: ReviewerFormPageDep) -> Response:
         raise _store_down() from None
     try:
         item = claim_neighbour(store, page.reviewer, after, direction)
+        if after is not None and (item is None or item.id != after.id):
+            store.release(after.id, page.reviewer)  # skipped: back to the queue for the others now
     except StoreError:
         raise _store_down() from None
     if item is None:

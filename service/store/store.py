@@ -193,6 +193,19 @@ class ReviewStore:
             self._raise_conflict(item)
         return item
 
+    def release(self, item_id: int, reviewer: str) -> bool:
+        """Give back an undecided item `reviewer` holds, so it returns to the queue at once
+        (an agent skipped it). True if it was released; anything else is left as it is."""
+        reviewer = require_name("reviewer", reviewer)
+        self._check_id(item_id)
+        update = (
+            sa.update(review_items)
+            .where(_t.id == item_id, _t.claimed_by == reviewer, _t.decided_at.is_(None))
+            .values(claimed_by=None, claimed_until=None)
+        )
+        with self._write() as connection:
+            return bool(connection.execute(update).rowcount == 1)
+
     def decide(self, item_id: int, label: str, reviewer: str, note: str | None = None, allowed_labels: Sequence[str] | None = None) -> ReviewItem:
         """Record the reviewer's label exactly once.
 

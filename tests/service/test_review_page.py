@@ -202,3 +202,17 @@ def test_every_interface_text_exists_in_both_languages_and_is_used() -> None:
     assert not unused, f"texts nothing uses: {unused}"
     assert label_name("delivery", "sv") == "Leveransuppgift" and label_name("delivery", "en") == "Delivery", "display names per language"
     assert label_name("billing", "sv") == "billing", "a label without a display name shows as itself"
+
+
+def test_skipping_to_the_next_ticket_gives_the_skipped_one_back(site: TestClient, db_url: str) -> None:
+    first, second = _enqueue(site, DELIVERY_SV, DELIVERY_EN)
+    _sign_in(site)
+    queue = site.get("/review").text
+    site.post(f"/review/items/{first}/claim", data={"csrf": _csrf(queue)}, follow_redirects=False)
+    page = site.get(f"/review/items/{first}").text
+    r = site.post("/review/next", data={"csrf": _csrf(page), "after": str(first), "direction": "next"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/review/items/{second}", f"the next ticket opens: {r.headers.get('location')}"
+    with ReviewStore(db_url) as store:
+        skipped, opened = store.get(first), store.get(second)
+    assert skipped.claimed_by is None, "the skipped ticket is no longer held, so another agent can take it at once"
+    assert opened.claimed_by == "Anna", "the ticket the agent moved on to is held by them"

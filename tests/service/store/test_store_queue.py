@@ -168,3 +168,16 @@ def test_claim_needs_a_reviewer_name(store: ReviewStore, make_item: ItemFactory,
     item = store.enqueue(make_item())
     with pytest.raises(ValueError, match="reviewer"):
         store.claim(item.id, reviewer)
+
+
+def test_release_returns_a_skipped_item_to_the_queue_at_once(store: ReviewStore, make_item: ItemFactory) -> None:
+    item = store.enqueue(make_item())
+    store.claim(item.id, "agent-a")
+    assert store.release(item.id, "agent-b") is False, "only the holder can give an item back"
+    assert store.list_pending() == [], "still held by agent-a"
+    assert store.release(item.id, "agent-a") is True
+    assert [i.id for i in store.list_pending()] == [item.id], "released: back in the shared queue without waiting for the TTL"
+    assert store.claim(item.id, "agent-b").claimed_by == "agent-b", "another reviewer can take it now"
+    store.decide(item.id, "support", "agent-b")
+    assert store.release(item.id, "agent-b") is False, "a decided item is left as it is"
+    assert store.get(item.id).decided_label == "support"
