@@ -59,13 +59,18 @@ def build_features() -> FeatureUnion:
     return FeatureUnion([("word", word), ("char", char)])
 
 
+def build_logistic(C: float = DEFAULT_C) -> LogisticRegression:
+    """The logistic regression itself, before calibration (cross-validation fits it per fold)."""
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, solver="lbfgs")
+
+
 def build_classifier(C: float = DEFAULT_C, calibration_folds: int = 5) -> CalibratedClassifierCV:
     """Logistic regression whose probabilities are temperature-scaled on out-of-fold scores.
 
     `ensemble=False`: one regression fitted on all data serves, the folds only fit the
     temperature, so prediction costs a single sparse dot product.
     """
-    logistic = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, solver="lbfgs")
+    logistic = build_logistic(C)
     folds = StratifiedKFold(calibration_folds, shuffle=True, random_state=RANDOM_STATE)
     return CalibratedClassifierCV(logistic, method="temperature", cv=folds, ensemble=False)
 

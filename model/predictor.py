@@ -78,8 +78,12 @@ class TriageModel:
         return np.asarray(self.pipeline.predict_proba(list(texts)))
 
     def predict(self, texts: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
-        """Route, label, confidence and probabilities (and optionally explanations) per ticket."""
-        cleaned = [clean_text(t) for t in texts]
+        """Route, label, confidence and probabilities (and optionally explanations) per raw ticket."""
+        return self.predict_cleaned([clean_text(t) for t in texts], explain, top_k)
+
+    def predict_cleaned(self, cleaned: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
+        """`predict` for texts already passed through `model.text.clean_text` (the pipeline's own
+        first step), for callers that cleaned them once to check them."""
         if self.fast is not None:
             counts = [self.fast.counts_cleaned(t) for t in cleaned]
             proba = self.fast.proba_counts(counts)

@@ -64,6 +64,7 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
 _MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
 _MD_INLINE = re.compile(r"[*_`~|\u200b]+")
+_WORD_CHAR = re.compile(r"\w")
 _LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
 
 
@@ -177,8 +178,13 @@ class TextCleaner(TransformerMixin, BaseEstimator):
         return tags
 
 
+def has_words(cleaned: str) -> bool:
+    """Whether a cleaned text has anything left to classify."""
+    return _WORD_CHAR.search(cleaned) is not None
+
+
 def is_usable(text: object) -> bool:
     """Whether a raw ticket text has anything left to classify after cleaning."""
-    return bool(re.search(r"\w", clean_text(text)))
+    return has_words(clean_text(text))
 
 

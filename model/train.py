@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
-from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -23,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from model.data import training_rows
 from model.decision import DEFAULT_TARGET_PRECISION, choose_thresholds
 from model.evaluate import evaluation_report
-from model.pipeline import RANDOM_STATE, build_features, build_pipeline
+from model.pipeline import RANDOM_STATE, build_features, build_logistic, build_pipeline
 from model.text import TextCleaner
 
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
@@ -101,7 +100,7 @@ def _drop_stop_words(pipeline: Pipeline) -> None:
 
 def _fold_logits(C: float, x_train: Any, y_train: np.ndarray, x_test: Any, labels: list[str]) -> np.ndarray:
     """Decision scores of one fold's held-out tickets from a regression fitted on the rest."""
-    model: LogisticRegression = clone(build_pipeline(C=C).named_steps["classifier"].estimator).fit(x_train, y_train)
+    model: LogisticRegression = build_logistic(C).fit(x_train, y_train)
     scores = model.decision_function(x_test)
     if scores.ndim == 1:  # binary: one score towards classes_[1]
         scores = np.column_stack([np.zeros_like(scores), scores])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from model.decision import REVIEW
 from model.language import detect_language
 from model.predictor import TriageModel
-from model.text import is_usable, ticket_text
+from model.text import clean_text, has_words, ticket_text
 from service.auth import require_role
 from service.deps import ModelDep, Services, ServicesDep
 from service.errors import ApiError, describe_validation_errors, error_responses
@@ -22,21 +22,24 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 NEEDS_PREDICT = [Depends(require_role("predict"))]
 
 
-def ticket_problem(text: str, max_chars: int) -> ErrorDetail | None:
-    """Why a ticket's text cannot be classified, or None when it can."""
+def clean_ticket(text: str, max_chars: int) -> str | ErrorDetail:
+    """The ticket's cleaned text (cleaned once, here, for both the check and the model), or why
+    it cannot be classified."""
     if len(text) > max_chars:
         return ErrorDetail(code="ticket_too_long",
                            message=f"the ticket is {len(text)} characters long; the limit is {max_chars}: send the first part of the ticket")
-    if not is_usable(text):
+    cleaned = clean_text(text)
+    if not has_words(cleaned):
         return ErrorDetail(code="empty_ticket",
                            message="the ticket has no text left to classify once quotes, signatures and markup are removed; send its subject and body")
-    return None
+    return cleaned
 
 
-def classify(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
+def classify(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str],
+             cleaned: Sequence[str]) -> list[PredictResponse]:
     """Predict a route for each ticket in one model call (CPU only: no I/O)."""
     top_k = services.settings.explain_terms
-    predictions = model.predict(texts, explain=top_k > 0, top_k=top_k)
+    predictions = model.predict_cleaned(cleaned, explain=top_k > 0, top_k=top_k)
     services.metrics.observe_routes(((p.route, p.label) for p in predictions), REVIEW)
     responses = []
     for ticket, text, p in zip(tickets, texts, predictions):
@@ -62,14 +65,15 @@ def queue_reviews(model: TriageModel, services: Services, tickets: Sequence[Pred
         response.review_queued, response.review_item_id, response.warning = handoff.queued, handoff.item_id, handoff.warning
 
 
-async def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str]) -> list[PredictResponse]:
+async def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str],
+                        cleaned: Sequence[str]) -> list[PredictResponse]:
     """Route tickets and queue the uncertain ones for review.
 
     The model runs on the event loop: a prediction is a fraction of a millisecond of CPU work
     that a thread hop would only add to (the GIL allows no parallelism between them anyway);
     only the review queue's database writes go to a worker thread.
     """
-    responses = classify(model, services, tickets, texts)
+    responses = classify(model, services, tickets, texts, cleaned)
     if any(r.route == REVIEW for r in responses):
         await run_in_threadpool(queue_reviews, model, services, tickets, responses)
     return responses
@@ -79,10 +83,10 @@ async def route_tickets(model: TriageModel, services: Services, tickets: Sequenc
 async def predict(ticket: PredictRequest, model: ModelDep, services: ServicesDep) -> PredictResponse:
     """Route one ticket to support, a delivery task or human review, with the evidence and the next step."""
     text = ticket_text(ticket.subject, ticket.body)
-    problem = ticket_problem(text, services.settings.max_ticket_chars)
-    if problem is not None:
-        raise ApiError(422, problem.code, problem.message)
-    return (await route_tickets(model, services, [ticket], [text]))[0]
+    cleaned = clean_ticket(text, services.settings.max_ticket_chars)
+    if isinstance(cleaned, ErrorDetail):
+        raise ApiError(422, cleaned.code, cleaned.message)
+    return (await route_tickets(model, services, [ticket], [text], [cleaned]))[0]
 
 
 @router.post("/predict/batch", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
@@ -92,7 +96,7 @@ async def predict_batch(batch: BatchRequest, model: ModelDep, services: Services
     if len(batch.tickets) > limit:
         raise ApiError(422, "batch_too_large", f"the batch has {len(batch.tickets)} tickets; the limit is {limit}: split it into smaller batches")
     results: list[BatchItem] = []
-    good: list[tuple[BatchItem, PredictRequest, str]] = []
+    good: list[tuple[BatchItem, PredictRequest, str, str]] = []
     for index, raw in enumerate(batch.tickets):
         given_id = raw.get("id") if isinstance(raw, dict) else None
         item = BatchItem(index=index, id=given_id if isinstance(given_id, str) else None)
@@ -106,11 +110,13 @@ async def predict_batch(batch: BatchRequest, model: ModelDep, services: Services
             item.error = ErrorDetail(code="invalid_ticket", message=describe_validation_errors(e.errors()))
             continue
         text = ticket_text(ticket.subject, ticket.body)
-        item.error = ticket_problem(text, services.settings.max_ticket_chars)
-        if item.error is None:
-            good.append((item, ticket, text))
+        cleaned = clean_ticket(text, services.settings.max_ticket_chars)
+        if isinstance(cleaned, ErrorDetail):
+            item.error = cleaned
+        else:
+            good.append((item, ticket, text, cleaned))
     if good:
-        responses = await route_tickets(model, services, [t for _, t, _ in good], [text for _, _, text in good])
-        for (item, _, _), response in zip(good, responses):
+        responses = await route_tickets(model, services, [g[1] for g in good], [g[2] for g in good], [g[3] for g in good])
+        for (item, *_), response in zip(good, responses):
             item.result = response
     return BatchResponse(model_version=model.version, results=results)

@@ -32,3 +32,11 @@ def test_threshold_overrides(small_model_dir: Path) -> None:
     assert all(t <= TriageModel.load(small_model_dir).thresholds[k] for k, t in lenient.thresholds.items())
     with pytest.raises(ValueError, match="unknown label"):
         TriageModel.load(small_model_dir, thresholds={"billing": 0.5})
+
+
+def test_predict_cleaned_is_predict_after_the_pipelines_own_cleaning(small_model_dir: Path) -> None:
+    from model.text import clean_text
+
+    model = TriageModel.load(small_model_dir)
+    raw = ["<p>Hej,</p> synken har stannat.\nMvh\nAnna\n070-123 45 67", "Please add a new school to the sync"]
+    assert model.predict_cleaned([clean_text(t) for t in raw], explain=True) == model.predict(raw, explain=True)

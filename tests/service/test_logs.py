@@ -71,7 +71,7 @@ def test_unexpected_error_is_a_500_with_the_error_shape_and_a_clean_log(make_cli
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"exploded on {MARKER}")
 
-    monkeypatch.setattr(model, "predict", broken)
+    monkeypatch.setattr(model, "predict_cleaned", broken)  # the call the predict endpoint makes
     r = client.post("/v1/predict", json={"body": "Hej, synken fungerar inte"})
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error", f"an internal failure is a 500 with the error body: {r.text}"
     request_id = r.headers["x-request-id"]
