@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.language import detect_language
-from model.text import is_usable, ticket_text
+from model.text import clean_text, has_words, ticket_text
 
 COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "note")
 
@@ -143,7 +143,8 @@ def load_tickets(
     require_label: bool = True,
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
-    """Load ticket files into one frame: id, text, label, language, difficulty, note, source, row.
+    """Load ticket files into one frame: id, text, label, language, difficulty, note, source, row,
+    cleaned (the text as the model reads it: `model.text.clean_text`, made once here) and usable.
 
     Rows with no usable text are kept with `usable=False`; training drops them, prediction
     answers them with an error row.
@@ -204,7 +205,8 @@ def _normalise(frame: pd.DataFrame, path: Path, columns: ColumnMap, require_labe
         dtype=object,
     )
     out["row"] = out["row"].astype(int)
-    out["usable"] = [is_usable(t) for t in out["text"]]
+    out["cleaned"] = [clean_text(t) for t in out["text"]]
+    out["usable"] = [has_words(c) for c in out["cleaned"]]
     missing_language = out["language"] == ""
     out.loc[missing_language, "language"] = [detect_language(t) for t in out.loc[missing_language, "text"]]
     return out.reset_index(drop=True)

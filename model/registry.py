@@ -94,8 +94,15 @@ def save_model(result: TrainResult, out_dir: str | Path, data_files: Sequence[st
     return meta
 
 
+def _metrics_source(result: TrainResult) -> str:
+    source = "out-of-fold cross-validation on the training data"
+    if len(result.tickets) < len(result.fitted_tickets):
+        source += f" (a stratified sample of {len(result.tickets)} of its {len(result.fitted_tickets)} tickets)"
+    return source
+
+
 def _metadata(result: TrainResult, created: dt.datetime, model_hash: str, data_files: Sequence[str | Path]) -> dict[str, Any]:
-    rows = result.tickets
+    rows = result.fitted_tickets
     return {
         "format_version": FORMAT_VERSION,
         "version": f"{created:%Y%m%d-%H%M%S}-{model_hash[:8]}",
@@ -104,7 +111,7 @@ def _metadata(result: TrainResult, created: dt.datetime, model_hash: str, data_f
         "thresholds": result.thresholds,
         "target_precision": result.target_precision,
         "params": result.params,
-        "metrics": {"source": "out-of-fold cross-validation on the training data", **result.report},
+        "metrics": {"source": _metrics_source(result), **result.report},
         "data": {
             "files": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in data_files],
             "tickets": int(len(rows)),

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import pandas as pd
 
 from model.data import COLUMNS, ColumnMap, DataError, load_tickets
-from model.text import clean_text
 
 SHIPPED, REVIEWS, HELPDESK = "shipped", "reviews", "helpdesk"
 # Which source's label wins when sources disagree about one text: an agent's decision was made
@@ -77,7 +76,7 @@ class CombinedTickets:
 
 def empty_tickets() -> pd.DataFrame:
     """A frame with `load_tickets`' columns and no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in (*COLUMNS, "text", "source", "row", "usable")})
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in (*COLUMNS, "text", "source", "row", "cleaned", "usable")})
 
 
 def review_tickets(export: ReviewExport, database_url: str | None, out_csv: str | Path) -> ReviewTickets:
@@ -106,9 +105,9 @@ def helpdesk_tickets(path: str | Path | None, export_format: str | None = None, 
     return load_tickets([path], ColumnMap.parse(export_format, columns))
 
 
-def _dedup_key(text: str) -> str:
-    """What the model sees of a text, so tickets differing only in signature or names match."""
-    return " ".join(clean_text(text).casefold().split())
+def _dedup_key(cleaned: str) -> str:
+    """What the model sees of a text (given cleaned), so tickets differing only in signature or names match."""
+    return " ".join(cleaned.casefold().split())
 
 
 def combine_sources(shipped: pd.DataFrame, reviews: pd.DataFrame | None = None, helpdesk: pd.DataFrame | None = None) -> CombinedTickets:
@@ -132,7 +131,7 @@ def combine_sources(shipped: pd.DataFrame, reviews: pd.DataFrame | None = None, 
             sources = ", ".join(sorted(set(rows.loc[rows["origin"] == name, "source"])))
             message = f"labels the shipped tickets do not have: {', '.join(foreign)}; map them onto {', '.join(sorted(known))} first"
             raise DataError(sources, message, column="label")
-    rows["_key"] = [_dedup_key(t) for t in rows["text"]]
+    rows["_key"] = [_dedup_key(c) for c in rows["cleaned"]]
     rows["_rank"] = rows["origin"].map({name: i for i, name in enumerate(CONFLICT_PRIORITY)})
     rows = rows.sort_values(["_rank"], kind="stable")
 

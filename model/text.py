@@ -39,6 +39,9 @@ _HEADER_FIELD = re.compile(
     r"^\s*(?:från|from|skickat|sent|datum|date|till|to|kopia|cc|ämne|subject)\s*:", re.IGNORECASE
 )
 _QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
+# A line after the first that could start a quote (a superset of what `_is_quote_start`
+# accepts): most tickets have none and skip the line-by-line check.
+_QUOTE_CANDIDATE = re.compile(r"\n[^\S\n]*(?:>|-{2,}|on\b|den\b|från|from|skickat|sent|datum|date)", re.IGNORECASE)
 
 # --- signatures -----------------------------------------------------------------------------
 _SIGN_OFF = re.compile(
@@ -86,6 +89,8 @@ def strip_html(text: str) -> str:
 
 def strip_quoted_reply(text: str) -> str:
     """Drop quoted earlier messages, unless the new part is too short to stand alone."""
+    if _QUOTE_CANDIDATE.search(text) is None:
+        return text
     lines = text.split("\n")
     cut = next((i for i, line in enumerate(lines) if i > 0 and _is_quote_start(lines, i)), None)
     if cut is None:

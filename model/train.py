@@ -6,27 +6,33 @@ out-of-fold predictions of the training data, never on tickets the model was fit
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from model.data import training_rows
 from model.decision import DEFAULT_TARGET_PRECISION, choose_thresholds
 from model.evaluate import evaluation_report
-from model.pipeline import RANDOM_STATE, build_features, build_logistic, build_pipeline
+from model.folds import FoldFeatures
+from model.pipeline import RANDOM_STATE, build_features, build_logistic, calibrated_classifier, count_ngrams
 from model.text import TextCleaner
 
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 CV_FOLDS = 5
+CV_SAMPLE = 20_000  # above this many tickets, cross-validation runs on a stratified sample
+PARALLEL_FROM = 5_000  # from this many cross-validation tickets, regressions are fitted in parallel
 
 
 @dataclass
@@ -40,7 +46,8 @@ class TrainResult:
     params: dict[str, Any]
     report: dict[str, Any]
     oof_proba: np.ndarray
-    tickets: pd.DataFrame
+    tickets: pd.DataFrame  # the tickets oof_proba belongs to (the cross-validation sample)
+    fitted_tickets: pd.DataFrame  # every ticket the model was fitted on
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -50,44 +57,109 @@ def train(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     c_grid: Sequence[float] = C_GRID,
     folds: int = CV_FOLDS,
+    cv_sample: int = CV_SAMPLE,
+    jobs: int | None = None,
 ) -> TrainResult:
-    """Fit a model on loaded tickets (see `model.data.load_tickets`)."""
+    """Fit a model on loaded tickets (see `model.data.load_tickets`).
+
+    With more than `cv_sample` tickets, the regularisation, the temperature, the thresholds and
+    the reported metrics come from cross-validation on a stratified sample of that many; the
+    model itself is always fitted on every ticket. `jobs` processes (default: one per CPU)
+    fit the cross-validation regressions when there are at least `PARALLEL_FROM` tickets.
+    """
     started = time.perf_counter()
     rows, warnings = training_rows(tickets)
     texts, y = rows["text"].tolist(), rows["label"].to_numpy()
     labels = sorted(set(y))
-    n_folds = int(min(folds, pd.Series(y).value_counts().min()))
-    splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=RANDOM_STATE).split(texts, y))
+    sample = cross_validation_sample(y, cv_sample, folds)
+    y_cv = y[sample]
+    n_folds = int(min(folds, pd.Series(y_cv).value_counts().min()))
+    splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=RANDOM_STATE).split(sample, y_cv))
 
-    cleaned = TextCleaner().transform(texts)
-    # One fold at a time, every C on its features: only one fold's matrices are ever in memory.
-    search = {C: np.zeros((len(y), len(labels))) for C in c_grid}
-    for train_idx, test_idx in splits:
-        features = build_features()
-        x_train = features.fit_transform([cleaned[i] for i in train_idx])
-        x_test = features.transform([cleaned[i] for i in test_idx])
-        for C in c_grid:
-            search[C][test_idx] = _fold_logits(C, x_train, y[train_idx], x_test, labels)
-    calibrated = {C: _temperature_scaled(logits, y, labels) for C, logits in search.items()}
-    losses = {C: _log_loss(proba, y, labels) for C, (proba, _) in calibrated.items()}
+    # N-grams are counted once; each fold's features are cut from the counts (model.folds).
+    # load_tickets has cleaned every text already (to find the unusable ones); a frame made
+    # another way is cleaned here.
+    cleaned = rows["cleaned"].tolist() if "cleaned" in rows else TextCleaner().transform(texts)
+    counted = count_ngrams(cleaned)
+    del cleaned
+    scores = _search(FoldFeatures(counted), sample, splits, y_cv, labels, c_grid, jobs)
+    calibrated = {C: _temperature_scaled(_logits(s), y_cv, labels) for C, s in scores.items()}
+    losses = {C: _log_loss(proba, y_cv, labels) for C, (proba, _) in calibrated.items()}
     best_c = min(losses, key=lambda c: (round(losses[c], 4), c))
     oof_proba, temperature = calibrated[best_c]
+    cv_rows = rows.iloc[sample].reset_index(drop=True)
 
-    thresholds = choose_thresholds(oof_proba, y, labels, target_precision)
-    report = evaluation_report(y, oof_proba, labels, thresholds, rows["language"].tolist())
-    pipeline = build_pipeline(C=best_c, calibration_folds=n_folds).fit(texts, y)
+    thresholds = choose_thresholds(oof_proba, y_cv, labels, target_precision)
+    report = evaluation_report(y_cv, oof_proba, labels, thresholds, cv_rows["language"].tolist())
+    features = build_features()
+    x_all = features.fit_transform(counted)
+    del counted
+    logistic = build_logistic(best_c).fit(x_all, np.searchsorted(labels, y))
+    classifier = calibrated_classifier(logistic, scores[best_c], y_cv, n_folds)
+    pipeline = Pipeline([("clean", TextCleaner()), ("features", features), ("classifier", classifier)])
     _drop_stop_words(pipeline)
     params = {
         "C": best_c,
         "cv_folds": n_folds,
+        "cv_tickets": len(sample),
         "cv_log_loss_by_C": {str(c): round(v, 5) for c, v in losses.items()},
         "oof_temperature": round(temperature, 4),
     }
     return TrainResult(
         pipeline=pipeline, labels=labels, thresholds=thresholds, target_precision=target_precision,
-        params=params, report=report, oof_proba=oof_proba, tickets=rows, warnings=warnings,
+        params=params, report=report, oof_proba=oof_proba, tickets=cv_rows, fitted_tickets=rows, warnings=warnings,
         seconds=time.perf_counter() - started,
     )
+
+
+def _search(fold_features: FoldFeatures, sample: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+            y_cv: np.ndarray, labels: list[str], c_grid: Sequence[float], jobs: int | None) -> dict[float, np.ndarray]:
+    """Out-of-fold decision scores of the sample's tickets for every C of the grid.
+
+    Each fold's features are built once; its regressions (one per C) run in `jobs` worker
+    processes, which read the fold's matrices from a file mapped into memory rather than
+    receiving a copy each.
+    """
+    width = len(labels) if len(labels) > 2 else 1
+    scores = {C: np.zeros((len(sample), width)) for C in c_grid}
+    workers = joblib.cpu_count() if jobs is None else jobs
+    if workers <= 1 or len(sample) < PARALLEL_FROM:
+        for train_idx, test_idx in splits:
+            x_train, x_test = fold_features.fold(sample[train_idx], sample[test_idx])
+            for C in c_grid:
+                scores[C][test_idx] = _fold_scores(C, x_train, y_cv[train_idx], x_test, labels)
+        return scores
+
+    with tempfile.TemporaryDirectory(prefix="triage-folds-") as tmp:
+        def tasks() -> Iterator[Any]:
+            for k, (train_idx, test_idx) in enumerate(splits):
+                path = Path(tmp) / f"fold-{k}.joblib"
+                joblib.dump(fold_features.fold(sample[train_idx], sample[test_idx]), path)
+                for C in c_grid:
+                    yield joblib.delayed(_fold_scores_from_file)(C, path, y_cv[train_idx], labels)
+
+        results = joblib.Parallel(n_jobs=workers, pre_dispatch="n_jobs")(tasks())
+    for k, (_, test_idx) in enumerate(splits):  # results come in the order of the tasks
+        for j, C in enumerate(c_grid):
+            scores[C][test_idx] = results[k * len(c_grid) + j]
+    return scores
+
+
+def _fold_scores_from_file(C: float, path: Path, y_train: np.ndarray, labels: list[str]) -> np.ndarray:
+    x_train, x_test = joblib.load(path, mmap_mode="r")
+    return _fold_scores(C, x_train, y_train, x_test, labels)
+
+
+def cross_validation_sample(y: np.ndarray, size: int, folds: int) -> np.ndarray:
+    """Sorted positions of the tickets cross-validation runs on: all of them up to `size`, else
+    a stratified sample of `size` that keeps every ticket of a label too rare to fill the folds."""
+    everything = np.arange(len(y))
+    if len(y) <= size:
+        return everything
+    sample, _ = train_test_split(everything, train_size=size, stratify=y, random_state=RANDOM_STATE)
+    in_sample = pd.Series(y[sample]).value_counts()
+    rare = [label for label in set(y) if in_sample.get(label, 0) < folds]
+    return np.union1d(sample, np.flatnonzero(np.isin(y, rare)))
 
 
 def _drop_stop_words(pipeline: Pipeline) -> None:
@@ -98,15 +170,21 @@ def _drop_stop_words(pipeline: Pipeline) -> None:
             delattr(vectorizer, "stop_words_")
 
 
-def _fold_logits(C: float, x_train: Any, y_train: np.ndarray, x_test: Any, labels: list[str]) -> np.ndarray:
-    """Decision scores of one fold's held-out tickets from a regression fitted on the rest."""
-    model: LogisticRegression = build_logistic(C).fit(x_train, y_train)
+def _fold_scores(C: float, x_train: Any, y_train: np.ndarray, x_test: Any, labels: list[str]) -> np.ndarray:
+    """Decision scores of one fold's held-out tickets from a regression fitted on the rest:
+    one column (towards the second label) for two labels, else one per label."""
+    model: LogisticRegression = build_logistic(C).fit(x_train, np.searchsorted(labels, y_train))
     scores = model.decision_function(x_test)
-    if scores.ndim == 1:  # binary: one score towards classes_[1]
-        scores = np.column_stack([np.zeros_like(scores), scores])
-    logits = np.zeros((x_test.shape[0], len(labels)))
-    logits[:, [labels.index(c) for c in model.classes_]] = scores
-    return logits
+    if scores.ndim == 1:
+        return scores.reshape(-1, 1)
+    out = np.zeros((x_test.shape[0], len(labels)))
+    out[:, model.classes_] = scores  # a label missing from this fold's training part keeps score 0
+    return out
+
+
+def _logits(scores: np.ndarray) -> np.ndarray:
+    """Per-label logits from decision scores (two labels: 0 and the one score)."""
+    return np.column_stack([np.zeros(len(scores)), scores[:, 0]]) if scores.shape[1] == 1 else scores
 
 
 def _temperature_scaled(logits: np.ndarray, y: np.ndarray, labels: list[str]) -> tuple[np.ndarray, float]:
