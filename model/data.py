@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.language import detect_language
-from model.text import clean_text, has_words, ticket_text
+from model.text import clean_texts, has_words, ticket_text
 
 COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "note")
 
@@ -205,7 +205,7 @@ def _normalise(frame: pd.DataFrame, path: Path, columns: ColumnMap, require_labe
         dtype=object,
     )
     out["row"] = out["row"].astype(int)
-    out["cleaned"] = [clean_text(t) for t in out["text"]]
+    out["cleaned"] = clean_texts(out["text"].tolist())
     out["usable"] = [has_words(c) for c in out["cleaned"]]
     missing_language = out["language"] == ""
     out.loc[missing_language, "language"] = [detect_language(t) for t in out.loc[missing_language, "text"]]

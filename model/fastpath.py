@@ -17,13 +17,16 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
+from model.ngrams import TOKEN_PATTERN, split_texts, tokens_of_texts
 from model.text import clean_text
 
 _WORD_CACHE_SIZE = 1 << 18  # distinct words whose character n-gram ids are remembered
+BATCH_FROM = 8  # from this many texts per call, n-grams are counted for the whole batch at once
 
 
 def _count(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +96,33 @@ class FastScorer:
         self.word_ngrams = word.ngram_range
         self.char_ngrams = char.ngram_range
         self._char_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._char_ids_uncached)
+        # Batches find tokens word by word and look bigrams up as token pairs (model.ngrams).
+        self.batches = word.token_pattern == TOKEN_PATTERN and self.word_ngrams[1] <= 2
+        self._index_word_vocabulary()
+        self._token_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._token_ids_uncached)
+
+    def _index_word_vocabulary(self) -> None:
+        """Number every token of the word vocabulary, so that batches look unigrams up by token
+        number and bigrams by a pair of token numbers coded as one integer."""
+        tokens: dict[str, int] = {}
+        unigrams: list[tuple[int, int]] = []
+        bigrams: list[tuple[str, str, int]] = []
+        for term, feature in self.word_vocab.items():
+            parts = term.split(" ")
+            for token in parts:
+                tokens.setdefault(token, len(tokens))
+            if len(parts) == 1:
+                unigrams.append((tokens[term], feature))
+            elif len(parts) == 2:
+                bigrams.append((parts[0], parts[1], feature))
+        self.token_index = tokens
+        self.unigram_of_token = np.full(len(tokens), -1, dtype=np.int64)
+        for number, feature in unigrams:
+            self.unigram_of_token[number] = feature
+        codes = np.array([tokens[a] * len(tokens) + tokens[b] for a, b, _ in bigrams], dtype=np.int64)
+        order = np.argsort(codes)
+        self.bigram_codes = codes[order]
+        self.bigram_features = np.array([f for _, _, f in bigrams], dtype=np.int64)[order] if bigrams else np.empty(0, np.int64)
 
     # --- features -----------------------------------------------------------------------
     def _word_counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -117,6 +147,11 @@ class FastScorer:
             grams += [w[i : i + n] for i in range(length - n + 1)]
         vocab = self.char_vocab
         return np.array([vocab[g] for g in grams if g in vocab], dtype=np.intp)
+
+    def _token_ids_uncached(self, word: str) -> np.ndarray:
+        """Token numbers of one whitespace-separated word (-1 for tokens outside the vocabulary)."""
+        index = self.token_index
+        return np.array([index.get(t, -1) for t in self.token_re.findall(word)], dtype=np.int64)
 
     def _char_counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         # str.split() already splits on runs of whitespace, as char_wb's own normalisation does.
@@ -160,7 +195,75 @@ class FastScorer:
 
     def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities for cleaned texts, columns in `labels` order."""
-        return self.proba_counts([self.counts_cleaned(t) for t in cleaned])
+        if len(cleaned) < BATCH_FROM or not self.batches:
+            return self.proba_counts([self.counts_cleaned(t) for t in cleaned])
+        word, char = self._batch_counts(cleaned)
+        scores = (
+            self._matrix_scores(word, self.word_idf, self.word_coef)
+            + self._matrix_scores(char, self.char_idf, self.char_coef)
+            + self.intercept
+        )
+        logits = np.hstack([-scores, scores]) if self.binary else scores
+        return np.asarray(softmax(self.beta * logits, axis=1))
+
+    def _batch_counts(self, cleaned: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Word and character n-gram counts of a batch, as two texts x features matrices.
+
+        As in training (`model.ngrams`): each distinct word of the batch is looked up once
+        (through the caches), texts x words times words x n-grams gives the character counts,
+        and word bigrams are pairs of token numbers.
+        """
+        split = split_texts(cleaned)
+        n_texts, n_words = len(split.starts) - 1, len(split.words)
+        # A word twice in a text is two entries of its row: the product adds them up.
+        by_word = sp.csr_matrix((np.ones(len(split.ids)), split.ids, split.starts), shape=(n_texts, n_words))
+        grams = [self._char_ids(w) for w in split.words]
+        indptr = np.zeros(n_words + 1, dtype=np.int64)
+        np.cumsum([len(g) for g in grams], out=indptr[1:])
+        grams_of_word = sp.csr_matrix(
+            (np.ones(indptr[-1]), np.concatenate(grams) if grams else np.empty(0, np.intp), indptr),
+            shape=(n_words, len(self.char_idf)),
+        )
+        char = sp.csr_matrix(by_word @ grams_of_word)
+
+        # Every text's tokens: its words' tokens in order (unknown tokens stay, as -1, so that
+        # they break the bigrams they are part of).
+        tokens = [self._token_ids(w) for w in split.words]
+        word_starts = np.zeros(n_words + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in tokens], out=word_starts[1:])
+        flat, text_starts = tokens_of_texts(split, np.concatenate(tokens) if tokens else np.empty(0, np.int64), word_starts)
+        token_text = np.repeat(np.arange(n_texts), np.diff(text_starts))
+        rows, cols = [], []
+        lo, hi = self.word_ngrams
+        if lo == 1:
+            known = flat >= 0
+            features = self.unigram_of_token[flat[known]]
+            rows.append(token_text[known][features >= 0])
+            cols.append(features[features >= 0])
+        if hi == 2 and len(flat) > 1:
+            left, right = flat[:-1], flat[1:]
+            pair = (token_text[:-1] == token_text[1:]) & (left >= 0) & (right >= 0)
+            codes = left[pair] * len(self.token_index) + right[pair]
+            at = np.minimum(np.searchsorted(self.bigram_codes, codes), max(len(self.bigram_codes) - 1, 0))
+            found = self.bigram_codes[at] == codes if len(self.bigram_codes) else np.zeros(len(codes), dtype=bool)
+            rows.append(token_text[:-1][pair][found])
+            cols.append(self.bigram_features[at[found]])
+        word = sp.csr_matrix(
+            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))), shape=(n_texts, len(self.word_idf))
+        ) if rows else sp.csr_matrix((n_texts, len(self.word_idf)))
+        return word, char
+
+    @staticmethod
+    def _matrix_scores(counts: sp.csr_matrix, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """`_block_scores` for a texts x features count matrix (no repeated entries in a row;
+        the column order within rows does not matter)."""
+        values = sp.csr_matrix(((np.log(counts.data) + 1.0) * idf[counts.indices], counts.indices, counts.indptr), shape=counts.shape)
+        row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(row, weights=values.data * values.data, minlength=counts.shape[0]))
+        scores = np.asarray(values @ coef)
+        filled = norms > 0
+        scores[filled] /= norms[filled, None]
+        return scores
 
     def feature_values(self, counts: Counts) -> tuple[np.ndarray, np.ndarray]:
         """Non-zero feature ids and TF-IDF values, as the pipeline's FeatureUnion would give

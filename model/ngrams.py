@@ -15,11 +15,16 @@ scikit-learn's on every shipped ticket and on fuzzed text).
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+# Word tokens: runs of word characters, hyphens inside. A token never holds whitespace, which is
+# what lets `count_words` (and the fast path's batches) find tokens word by word.
+TOKEN_PATTERN = r"(?u)\b\w[\w-]*\w\b|\b\w\b"
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: type) -> sp.csr_matrix:
@@ -42,13 +47,25 @@ class SplitTexts(NamedTuple):
 
 def split_texts(texts: Iterable[str]) -> SplitTexts:
     """Split lowercased texts into words, as both analyzers do before anything else."""
-    index: dict[str, int] = {}
+    index: defaultdict[str, int] = defaultdict()
+    index.default_factory = index.__len__  # a new word gets the next number
     ids: list[int] = []
     starts = [0]
     for text in texts:
-        ids += [index.setdefault(w, len(index)) for w in text.lower().split()]
+        ids += map(index.__getitem__, text.lower().split())
         starts.append(len(ids))
     return SplitTexts(list(index), np.asarray(ids, dtype=np.int64), np.asarray(starts, dtype=np.int64))
+
+
+def tokens_of_texts(split: SplitTexts, word_tokens: np.ndarray, word_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's tokens, given each distinct word's tokens (`word_tokens[word_starts[i]:
+    word_starts[i + 1]]` for word i): the texts' tokens one after another, and where each text
+    begins."""
+    n_tokens = np.diff(word_starts)[split.ids]
+    first = np.repeat(word_starts[:-1][split.ids], n_tokens)
+    offset = np.arange(n_tokens.sum()) - np.repeat(np.cumsum(n_tokens) - n_tokens, n_tokens)
+    ends = np.concatenate([[0], np.cumsum(n_tokens)])
+    return word_tokens[first + offset], ends[split.starts]
 
 
 def char_wb_grams(word: str, ngram_range: tuple[int, int]) -> list[str]:
@@ -95,6 +112,8 @@ def count_words(split: SplitTexts, token_pattern: str, ngram_range: tuple[int, i
     lo, hi = ngram_range
     if not 1 <= lo <= hi <= 2:
         raise ValueError(f"word n-grams of sizes {ngram_range} are not counted here (1 and 2 only)")
+    if token_pattern != TOKEN_PATTERN:
+        raise ValueError("only TOKEN_PATTERN is counted here: another pattern might match across whitespace")
     findall = re.compile(token_pattern).findall
     index: dict[str, int] = {}
     token_ids: list[int] = []
@@ -102,15 +121,7 @@ def count_words(split: SplitTexts, token_pattern: str, ngram_range: tuple[int, i
     for word in split.words:
         token_ids += [index.setdefault(t, len(index)) for t in findall(word)]
         word_starts.append(len(token_ids))
-    word_tokens = np.asarray(token_ids, dtype=np.int64)
-    word_start = np.asarray(word_starts, dtype=np.int64)
-    # Every text's tokens: its words' token runs, one after another.
-    n_tokens = np.diff(word_start)[split.ids]
-    first = np.repeat(word_start[:-1][split.ids], n_tokens)
-    offset = np.arange(n_tokens.sum()) - np.repeat(np.cumsum(n_tokens) - n_tokens, n_tokens)
-    flat = word_tokens[first + offset]
-    ends = np.concatenate([[0], np.cumsum(n_tokens)])
-    starts = ends[split.starts]
+    flat, starts = tokens_of_texts(split, np.asarray(token_ids, dtype=np.int64), np.asarray(word_starts, dtype=np.int64))
     n_docs = len(starts) - 1
     rows, cols = [], []
     vocabulary: dict[str, int] = {}

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from model.ngrams import SplitTexts, count_char_wb, count_words, split_texts
+from model.ngrams import TOKEN_PATTERN, SplitTexts, count_char_wb, count_words, split_texts
 from model.text import TextCleaner
 
 # Word 1-2 grams carry phrases ("ny skola", "fungerar inte"); character 2-5 grams inside word
@@ -54,7 +54,7 @@ class TfidfFeatures(TfidfVectorizer):
                  and self.strip_accents is None and self.stop_words is None)
         if plain and self.analyzer == "char_wb":
             return ("char_wb", tuple(self.ngram_range))
-        if plain and self.analyzer == "word" and self.ngram_range[1] <= 2:
+        if plain and self.analyzer == "word" and self.ngram_range[1] <= 2 and self.token_pattern == TOKEN_PATTERN:
             return ("word", tuple(self.ngram_range), self.token_pattern)
         return None
 
@@ -103,7 +103,7 @@ def build_features() -> FeatureUnion:
     """TF-IDF over word and character n-grams of the cleaned text."""
     word = TfidfFeatures(
         analyzer="word", ngram_range=WORD_NGRAMS, lowercase=True, sublinear_tf=True,
-        min_df=1, max_df=0.9, token_pattern=r"(?u)\b\w[\w-]*\w\b|\b\w\b", dtype=np.float64,
+        min_df=1, max_df=0.9, token_pattern=TOKEN_PATTERN, dtype=np.float64,
     )
     char = TfidfFeatures(
         analyzer="char_wb", ngram_range=CHAR_NGRAMS, lowercase=True, sublinear_tf=True,

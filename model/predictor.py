@@ -84,9 +84,11 @@ class TriageModel:
     def predict_cleaned(self, cleaned: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
         """`predict` for texts already passed through `model.text.clean_text` (the pipeline's own
         first step), for callers that cleaned them once to check them."""
-        if self.fast is not None:
+        if self.fast is not None and explain:  # explanations need each ticket's own counts
             counts = [self.fast.counts_cleaned(t) for t in cleaned]
             proba = self.fast.proba_counts(counts)
+        elif self.fast is not None:
+            proba = self.fast.proba_cleaned(cleaned)
         else:
             x = self._features.transform(cleaned).tocsr()
             proba = self._classifier.predict_proba(x)

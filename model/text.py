@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import joblib
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from model.redact import redact
@@ -68,6 +69,7 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNOREC
 _MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
 _MD_INLINE = re.compile(r"[*_`~|\u200b]+")
 _WORD_CHAR = re.compile(r"\w")
+PARALLEL_CLEANING_FROM = 20_000  # texts; fewer are cleaned faster than worker processes start
 _LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
 
 
@@ -164,6 +166,22 @@ def clean_text(text: object) -> str:
     text = _LONG_NUMBER.sub(" NUM ", text)
     # Runs of spaces (any kind) become one; blank lines go.
     return "\n".join(" ".join(words) for line in text.split("\n") if (words := line.split()))
+
+
+def clean_texts(texts: Sequence[object]) -> list[str]:
+    """`clean_text` of every text; a large collection is cleaned in parallel worker processes."""
+    workers = joblib.cpu_count()
+    if len(texts) < PARALLEL_CLEANING_FROM or workers < 2:
+        return [clean_text(t) for t in texts]
+    size = -(-len(texts) // (4 * workers))  # a few chunks per worker, so none waits long for the last
+    chunks = joblib.Parallel(n_jobs=workers)(
+        joblib.delayed(_clean_chunk)(texts[i : i + size]) for i in range(0, len(texts), size)
+    )
+    return [text for chunk in chunks for text in chunk]
+
+
+def _clean_chunk(texts: Sequence[object]) -> list[str]:
+    return [clean_text(t) for t in texts]
 
 
 class TextCleaner(TransformerMixin, BaseEstimator):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.fastpath import FastScorer
+from model.fastpath import BATCH_FROM, FastScorer
 from model.predictor import TriageModel
 from model.registry import load_pipeline
 from tests.conftest import INDEPENDENT, TICKETS
@@ -49,8 +49,8 @@ PIECE = st.one_of(
 TEXT = st.lists(PIECE, max_size=15).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
-@given(texts=st.lists(TEXT, min_size=1, max_size=5))
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(TEXT, min_size=1, max_size=2 * BATCH_FROM))  # one at a time, and whole batches
 def test_fuzzed_text_matches_the_pipeline(small: tuple, texts: list[str]) -> None:  # type: ignore[type-arg]
     pipeline, fast = small
     diff = np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max()
@@ -62,6 +62,12 @@ def test_single_and_batch_agree(small: tuple) -> None:  # type: ignore[type-arg]
     texts = shipped_texts()[:50] + ["", "   "]
     one_by_one = np.vstack([fast.predict_proba([t]) for t in texts])
     assert np.abs(one_by_one - fast.predict_proba(texts)).max() <= 1e-12
+
+
+def test_batches_with_nothing_to_count_match_the_pipeline(small: tuple) -> None:  # type: ignore[type-arg]
+    pipeline, fast = small
+    for texts in ([""] * BATCH_FROM, ["   ", "\n"] * BATCH_FROM, ["!!! ...", "a", "ö"] * BATCH_FROM):
+        assert np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max() <= TOLERANCE
 
 
 def test_fast_features_match_the_pipeline_features(small: tuple) -> None:  # type: ignore[type-arg]

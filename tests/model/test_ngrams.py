@@ -57,9 +57,11 @@ def test_word_ngram_ranges_up_to_bigrams(ngrams: tuple[int, int]) -> None:
     assert_same_counts(count_words(split_texts(texts), TOKEN_PATTERN, ngrams), sklearn_counts(texts, "word", ngrams))
 
 
-def test_longer_word_ngrams_are_refused_rather_than_miscounted() -> None:
+def test_longer_word_ngrams_and_other_token_patterns_are_refused_rather_than_miscounted() -> None:
     with pytest.raises(ValueError, match="1 and 2 only"):
         count_words(split_texts(["a b c"]), TOKEN_PATTERN, (1, 3))
+    with pytest.raises(ValueError, match="across whitespace"):
+        count_words(split_texts(["a b c"]), r"\S+ \S+", (1, 1))
 
 
 def test_edge_cases_short_words_hyphens_case_and_unusual_spaces() -> None:

@@ -46,6 +46,10 @@ def test_a_vectorizer_the_fast_counting_does_not_cover_counts_the_scikit_learn_w
     assert vectorizer.counting_key() is None
     texts = ["abc", "abd"]
     assert vectorizer.fit(texts).vocabulary_ == TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(texts).vocabulary_
+    spanning = TfidfFeatures(analyzer="word", token_pattern=r"\w+ \w+")  # tokens across whitespace
+    assert spanning.counting_key() is None
+    texts = ["ny skola i synken", "synken ny"]
+    assert spanning.fit(texts).vocabulary_ == TfidfVectorizer(analyzer="word", token_pattern=r"\w+ \w+").fit(texts).vocabulary_
 
 
 @pytest.mark.parametrize("n_labels", [2, 3])
