@@ -118,14 +118,20 @@ def _search(fold_features: FoldFeatures, sample: np.ndarray, splits: list[tuple[
 
     Each fold's features are built once; its regressions (one per C) run in `jobs` worker
     processes, which read the fold's matrices from a file mapped into memory rather than
-    receiving a copy each.
+    receiving a copy each. They run in single precision, about twice as fast as double: their
+    scores only choose C and the temperature (the served regression is fitted in double).
     """
+
+    def fold(train_idx: np.ndarray, test_idx: np.ndarray) -> tuple[Any, Any]:
+        x_train, x_test = fold_features.fold(sample[train_idx], sample[test_idx])
+        return x_train.astype(np.float32), x_test.astype(np.float32)
+
     width = len(labels) if len(labels) > 2 else 1
     scores = {C: np.zeros((len(sample), width)) for C in c_grid}
     workers = joblib.cpu_count() if jobs is None else jobs
     if workers <= 1 or len(sample) < PARALLEL_FROM:
         for train_idx, test_idx in splits:
-            x_train, x_test = fold_features.fold(sample[train_idx], sample[test_idx])
+            x_train, x_test = fold(train_idx, test_idx)
             for C in c_grid:
                 scores[C][test_idx] = _fold_scores(C, x_train, y_cv[train_idx], x_test, labels)
         return scores
@@ -134,7 +140,7 @@ def _search(fold_features: FoldFeatures, sample: np.ndarray, splits: list[tuple[
         def tasks() -> Iterator[Any]:
             for k, (train_idx, test_idx) in enumerate(splits):
                 path = Path(tmp) / f"fold-{k}.joblib"
-                joblib.dump(fold_features.fold(sample[train_idx], sample[test_idx]), path)
+                joblib.dump(fold(train_idx, test_idx), path)
                 for C in c_grid:
                     yield joblib.delayed(_fold_scores_from_file)(C, path, y_cv[train_idx], labels)
 
