@@ -70,3 +70,47 @@ def training_run(size: int) -> dict[str, Any]:
     figures = json.loads(out.strip().splitlines()[-1])
     return {"size": size, **figures, "total_s": figures["load_s"] + figures["train_s"], "process_wall_s": wall,
             "peak_pss_mib": peak, "largest_process_rss_mib": largest_kib / 1024}
+
+
+_REFERENCE_CHILD = """
+import json, sys, time
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from model.data import load_tickets, training_rows
+from model.pipeline import RANDOM_STATE, build_features, build_logistic
+from model.text import TextCleaner
+from model.train import C_GRID, CV_FOLDS
+
+def plain_features():
+    return FeatureUnion([(name, TfidfVectorizer(**v.get_params())) for name, v in build_features().transformer_list])
+
+start = time.perf_counter()
+rows, _ = training_rows(load_tickets([sys.argv[1]]))
+texts, y = rows["text"].tolist(), rows["label"].to_numpy()
+cleaned = TextCleaner().transform(texts)
+folds = list(StratifiedKFold(CV_FOLDS, shuffle=True, random_state=RANDOM_STATE).split(texts, y))
+for train_idx, test_idx in folds:
+    features = plain_features()
+    x_train = features.fit_transform([cleaned[i] for i in train_idx])
+    x_test = features.transform([cleaned[i] for i in test_idx])
+    for C in C_GRID:
+        build_logistic(C).fit(x_train, y[train_idx]).decision_function(x_test)
+folds_cv = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=RANDOM_STATE)
+Pipeline([("clean", TextCleaner()), ("features", plain_features()),
+          ("classifier", CalibratedClassifierCV(build_logistic(10.0), method="temperature", cv=folds_cv, ensemble=False))]).fit(texts, y)
+print(json.dumps({"total_s": time.perf_counter() - start}))
+"""
+
+
+def reference_run(size: int) -> dict[str, Any]:
+    """The same procedure done the plain way, for comparison: scikit-learn's vectorizers fitted
+    on every fold, one regression after another, and `CalibratedClassifierCV` cross-validating
+    again for the temperature."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"corpus-{size}.csv"
+        perturbed_corpus(size).to_csv(path, index=False)
+        out = subprocess.run([sys.executable, "-c", _REFERENCE_CHILD, str(path)], check=True, capture_output=True, text=True)
+    return {"size": size, **json.loads(out.stdout.strip().splitlines()[-1])}
