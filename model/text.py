@@ -67,7 +67,7 @@ _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
 _MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
-_MD_INLINE = re.compile(r"[*_`~|\u200b]+")
+_MD_INLINE = str.maketrans(dict.fromkeys("*_`~|\u200b", " "))  # each becomes a space (runs are joined later)
 _WORD_CHAR = re.compile(r"\w")
 PARALLEL_CLEANING_FROM = 20_000  # texts; fewer are cleaned faster than worker processes start
 _LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
@@ -137,7 +137,7 @@ def strip_markdown(text: str) -> str:
         text = _MD_LINK.sub(r" \1 ", text)
     if "://" in text or "www." in text:
         text = _URL.sub(" url ", text)
-    return _MD_INLINE.sub(" ", _MD_LINE_MARK.sub(" ", text))
+    return _MD_LINE_MARK.sub(" ", text).translate(_MD_INLINE)
 
 
 def _code_summary(m: re.Match[str]) -> str:
@@ -164,8 +164,10 @@ def clean_text(text: object) -> str:
     text = redact(text)
     text = strip_markdown(text)
     text = _LONG_NUMBER.sub(" NUM ", text)
-    # Runs of spaces (any kind) become one; blank lines go.
-    return "\n".join(" ".join(words) for line in text.split("\n") if (words := line.split()))
+    # Runs of whitespace of any kind, line breaks included, become one space: both analyzers
+    # split on whitespace, so the model reads the same words, and lines have done their work
+    # (quotes, signatures and markdown are found line by line above).
+    return " ".join(text.split())
 
 
 def clean_texts(texts: Sequence[object]) -> list[str]:
