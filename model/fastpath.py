@@ -22,7 +22,7 @@ from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from model.ngrams import TOKEN_PATTERN, split_texts, tokens_of_texts
+from model.ngrams import TOKEN_PATTERN, SplitTexts, split_texts, tokens_of_texts
 from model.text import clean_text
 
 _WORD_CACHE_SIZE = 1 << 18  # distinct words whose character n-gram ids are remembered
@@ -185,35 +185,33 @@ class FastScorer:
 
     def proba_counts(self, counts: Sequence[Counts]) -> np.ndarray:
         """Calibrated probabilities for texts' n-gram counts, columns in `labels` order."""
-        scores = (
+        return self._probabilities(
             self._block_scores([c.word for c in counts], self.word_idf, self.word_coef)
             + self._block_scores([c.char for c in counts], self.char_idf, self.char_coef)
-            + self.intercept
         )
-        logits = np.hstack([-scores, scores]) if self.binary else scores
-        return np.asarray(softmax(self.beta * logits, axis=1))
 
     def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities for cleaned texts, columns in `labels` order."""
         if len(cleaned) < BATCH_FROM or not self.batches:
             return self.proba_counts([self.counts_cleaned(t) for t in cleaned])
-        word, char = self._batch_counts(cleaned)
-        scores = (
-            self._matrix_scores(word, self.word_idf, self.word_coef)
-            + self._matrix_scores(char, self.char_idf, self.char_coef)
-            + self.intercept
+        split = split_texts(cleaned)
+        return self._probabilities(
+            self._matrix_scores(self._batch_word_counts(split), self.word_idf, self.word_coef)
+            + self._matrix_scores(self._batch_char_counts(split), self.char_idf, self.char_coef)
         )
+
+    def _probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Temperature-scaled softmax of decision scores (without the intercept)."""
+        scores = scores + self.intercept
         logits = np.hstack([-scores, scores]) if self.binary else scores
         return np.asarray(softmax(self.beta * logits, axis=1))
 
-    def _batch_counts(self, cleaned: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Word and character n-gram counts of a batch, as two texts x features matrices.
+    # A batch is counted as training counts (`model.ngrams`): each distinct word of the batch is
+    # looked up once (through the caches), texts x words times words x n-grams gives the
+    # character counts, and word bigrams are pairs of token numbers.
 
-        As in training (`model.ngrams`): each distinct word of the batch is looked up once
-        (through the caches), texts x words times words x n-grams gives the character counts,
-        and word bigrams are pairs of token numbers.
-        """
-        split = split_texts(cleaned)
+    def _batch_char_counts(self, split: SplitTexts) -> sp.csr_matrix:
+        """Texts x character n-gram counts of a batch."""
         n_texts, n_words = len(split.starts) - 1, len(split.words)
         # A word twice in a text is two entries of its row: the product adds them up.
         by_word = sp.csr_matrix((np.ones(len(split.ids)), split.ids, split.starts), shape=(n_texts, n_words))
@@ -224,8 +222,11 @@ class FastScorer:
             (np.ones(indptr[-1]), np.concatenate(grams) if grams else np.empty(0, np.intp), indptr),
             shape=(n_words, len(self.char_idf)),
         )
-        char = sp.csr_matrix(by_word @ grams_of_word)
+        return sp.csr_matrix(by_word @ grams_of_word)
 
+    def _batch_word_counts(self, split: SplitTexts) -> sp.csr_matrix:
+        """Texts x word n-gram counts of a batch."""
+        n_texts, n_words = len(split.starts) - 1, len(split.words)
         # Every text's tokens: its words' tokens in order (unknown tokens stay, as -1, so that
         # they break the bigrams they are part of).
         tokens = [self._token_ids(w) for w in split.words]
@@ -240,18 +241,19 @@ class FastScorer:
             features = self.unigram_of_token[flat[known]]
             rows.append(token_text[known][features >= 0])
             cols.append(features[features >= 0])
-        if hi == 2 and len(flat) > 1:
+        if hi == 2 and len(flat) > 1 and len(self.bigram_codes):
             left, right = flat[:-1], flat[1:]
             pair = (token_text[:-1] == token_text[1:]) & (left >= 0) & (right >= 0)
             codes = left[pair] * len(self.token_index) + right[pair]
-            at = np.minimum(np.searchsorted(self.bigram_codes, codes), max(len(self.bigram_codes) - 1, 0))
-            found = self.bigram_codes[at] == codes if len(self.bigram_codes) else np.zeros(len(codes), dtype=bool)
+            at = np.minimum(np.searchsorted(self.bigram_codes, codes), len(self.bigram_codes) - 1)
+            found = self.bigram_codes[at] == codes
             rows.append(token_text[:-1][pair][found])
             cols.append(self.bigram_features[at[found]])
-        word = sp.csr_matrix(
-            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))), shape=(n_texts, len(self.word_idf))
-        ) if rows else sp.csr_matrix((n_texts, len(self.word_idf)))
-        return word, char
+        if not rows:
+            return sp.csr_matrix((n_texts, len(self.word_idf)))
+        # Converting from (row, column) pairs adds up repeated pairs into counts.
+        entries = (np.concatenate(rows), np.concatenate(cols))
+        return sp.csr_matrix((np.ones(len(entries[0])), entries), shape=(n_texts, len(self.word_idf)))
 
     @staticmethod
     def _matrix_scores(counts: sp.csr_matrix, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
