@@ -3,11 +3,19 @@
 For a linear model the push of a feature is its TF-IDF value times its coefficient. Character
 n-gram pushes are handed to the words they occur in, so an explanation reads as words and word
 pairs ("synken", "lägga till"), which an agent can find highlighted in the ticket.
+
+A character n-gram's push is shared equally among its occurrences in the ticket, and each
+whitespace-separated word gets the shares of the n-grams it holds (a word twice, twice). This
+runs per request in the service, so it is done in a fixed handful of array operations over all
+the ticket's n-gram occurrences at once, with each word's term and n-gram ids cached; a binary
+model's pushes towards its two labels are opposites, so only one is computed and one sort ranks
+both. `tests/model/test_explain.py` checks the result against the straightforward version.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -17,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 DEFAULT_TOP_K = 6
+_WORD_CACHE_SIZE = 65536  # distinct words whose term and n-gram ids are remembered
 
 
 class Explainer:
@@ -29,56 +38,128 @@ class Explainer:
         char = dict(features.transformer_list)["char"]
         self.n_word = len(word.vocabulary_)
         self.names = np.array([n.split("__", 1)[1] for n in features.get_feature_names_out()], dtype=object)
+        self._names: list[str] = self.names.tolist()
         logistic = pipeline.named_steps["classifier"].calibrated_classifiers_[0].estimator
         coef = np.asarray(logistic.coef_)
         # The calibrated wrapper fits the regression on encoded labels 0..k-1, in pipeline.classes_ order.
         self.labels = [str(c) for c in pipeline.classes_]
         # Row c: how much each feature raises class c's score above the others.
         self.push = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef - coef.mean(axis=0)
+        # The rows actually computed, and for each label the row and sign giving its push.
+        if coef.shape[0] == 1:
+            self._rows = [np.ascontiguousarray(self.push[1], dtype=np.float64)]
+            self._row_of_label = [(0, -1.0), (0, 1.0)]
+        else:
+            self._rows = [np.ascontiguousarray(row, dtype=np.float64) for row in self.push]
+            self._row_of_label = [(c, 1.0) for c in range(len(self.labels))]
         self._char_vocab = char.vocabulary_
         self._char_analyzer = char.build_analyzer()
-        self._ngrams_of = char_ids or lru_cache(maxsize=65536)(self._ngram_ids)
+        self._ngrams_of = char_ids or lru_cache(maxsize=_WORD_CACHE_SIZE)(self._ngram_ids)
+        self._word = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._word_uncached)
+        self._scratch = threading.local()  # per thread: feature id -> position in the ticket's features
 
     def _ngram_ids(self, word: str) -> np.ndarray:
         vocab = self._char_vocab
         return np.array([vocab[g] for g in self._char_analyzer(word) if g in vocab], dtype=np.intp)
 
+    def _word_uncached(self, word: str) -> tuple[str, np.ndarray]:
+        """A lower-cased word's term (edge punctuation removed; may be empty) and its character
+        n-gram feature ids, numbered as in the feature union (after the word features)."""
+        return _EDGE_PUNCT.sub("", word), np.asarray(self._ngrams_of(word), dtype=np.intp) + self.n_word
+
+    def _positions(self) -> np.ndarray:
+        """This thread's map from feature id to 1 + its position among a ticket's features (0: absent)."""
+        table: np.ndarray | None = getattr(self._scratch, "table", None)
+        if table is None:
+            table = self._scratch.table = np.zeros(len(self.names), dtype=np.intp)
+        return table
+
     def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
-        """Top terms per label for one cleaned ticket, given its sorted non-zero feature ids and values."""
-        n_labels = len(self.labels)
-        contrib = self.push[:, idx] * val  # (labels, non-zero features)
-        idx = idx.astype(np.intp, copy=False)
+        """Top terms per label for one cleaned ticket, given its sorted non-zero feature ids and values.
+
+        Returns `{"term", "label", "weight"}` entries, at most `top_k` per label (only terms that
+        push towards it), sorted by weight, highest first.
+        """
+        idx = np.asarray(idx).astype(np.intp, copy=False)
+        val = np.asarray(val, dtype=np.float64)
+        n = len(idx)
         n_word_features = int(np.searchsorted(idx, self.n_word))
         # Word n-gram features are distinct terms; character pushes are added to them below.
-        terms: dict[str, list[float]] = dict(zip(self.names[idx[:n_word_features]].tolist(), contrib[:, :n_word_features].T.tolist()))
-        # A character n-gram's push is shared among the words it occurs in (once per occurrence).
+        names = self._names
+        row_of_term = dict(zip([names[i] for i in idx[:n_word_features].tolist()], range(n_word_features)))
+        # Per computed row, each feature's push; entry 0 stands for "not among the ticket's features".
+        contrib = []
+        for row in self._rows:
+            c = np.empty(n + 1)
+            c[0] = 0.0
+            np.multiply(row[idx], val, out=c[1:])
+            contrib.append(c)
         tokens = cleaned.lower().split()
-        if tokens and idx.size:
-            per_token = [self._ngrams_of(t) for t in tokens]
-            ids = np.concatenate(per_token) + self.n_word
-            owner = np.repeat(np.arange(len(tokens)), [len(a) for a in per_token])
-            col = np.minimum(np.searchsorted(idx, ids), len(idx) - 1)
-            known = idx[col] == ids
-            col, owner = col[known], owner[known]
-            holders = np.bincount(col, minlength=len(idx))
-            by_token = np.stack([
-                np.bincount(owner, weights=contrib[c, col] / holders[col], minlength=len(tokens)) for c in range(n_labels)
-            ]).T.tolist()
-            for token, pushes in zip(tokens, by_token):
-                term = _EDGE_PUNCT.sub("", token)
-                if term:
-                    _add(terms, term, pushes)
-        out = []
-        for c, label in enumerate(self.labels):
-            ranked = sorted(((v[c], t) for t, v in terms.items() if v[c] > 0), reverse=True)[:top_k]
-            out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
-        return sorted(out, key=lambda e: -e["weight"])
+        if tokens and n:
+            entries = list(map(self._word, tokens))
+            # Each word's term: a word feature of the same name, another word's term, or a new one.
+            owners = [row_of_term.setdefault(term, len(row_of_term)) for term, _ in entries]
+            positions = self._positions()
+            positions[idx] = np.arange(1, n + 1)
+            col = positions[np.concatenate([ids for _, ids in entries])]  # each n-gram occurrence's feature
+            positions[idx] = 0
+            # A character n-gram's push is shared among its occurrences.
+            share = 1.0 / np.bincount(col, minlength=n + 1)[col]
+            owner = np.repeat(np.asarray(owners, dtype=np.intp), [len(ids) for _, ids in entries])
+            weights = []
+            for c in contrib:
+                # (as float: bincount of nothing gives integers)
+                w = np.bincount(owner, weights=c[col] * share, minlength=len(row_of_term)).astype(np.float64, copy=False)
+                w[:n_word_features] += c[1 : n_word_features + 1]
+                weights.append(w)
+            empty = row_of_term.get("")
+            if empty is not None:  # words of punctuation only hold n-grams but are no term
+                for w in weights:
+                    w[empty] = 0.0
+        else:
+            weights = [c[1 : n_word_features + 1] for c in contrib]
+        terms = list(row_of_term)
+        out: list[dict[str, Any]] = []
+        if len(self._rows) == 1:  # binary: one array holds both labels' pushes, as opposite signs
+            for label, ranked in zip(self.labels, _top_both(weights[0], terms, top_k)):
+                out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
+        else:
+            for label, (r, sign) in zip(self.labels, self._row_of_label):
+                out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in _top(weights[r] * sign, terms, top_k)]
+        out.sort(key=lambda e: -e["weight"])
+        return out
 
 
-def _add(terms: dict[str, list[float]], term: str, pushes: list[float]) -> None:
-    total = terms.get(term)
-    if total is None:
-        terms[term] = list(pushes)
-    else:
-        for c, p in enumerate(pushes):
-            total[c] += p
+def _top_both(weights: np.ndarray, names: list[str], top_k: int) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
+    """`_top` of `-weights` and of `weights`, from one sort."""
+    if top_k <= 0 or not len(weights):
+        return [], []
+    order = np.argsort(weights)
+    ranked = weights[order].tolist()
+    order_list = order.tolist()
+    negative: list[tuple[float, str]] = []  # (-weight, term) of the most negative weights, ties at the k-th included
+    for i, w in enumerate(ranked):
+        if w >= 0 or (len(negative) >= top_k and w != ranked[i - 1]):
+            break
+        negative.append((-w, names[order_list[i]]))
+    positive: list[tuple[float, str]] = []
+    for i in range(len(ranked) - 1, -1, -1):
+        w = ranked[i]
+        if w <= 0 or (len(positive) >= top_k and w != ranked[i + 1]):
+            break
+        positive.append((w, names[order_list[i]]))
+    return sorted(negative, reverse=True)[:top_k], sorted(positive, reverse=True)[:top_k]
+
+
+def _top(weights: np.ndarray, names: list[str], top_k: int) -> list[tuple[float, str]]:
+    """The `top_k` positive weights with their terms, highest first (ties: the later term first)."""
+    if top_k <= 0:
+        return []
+    positive = weights > 0
+    if np.count_nonzero(positive) > top_k:
+        # Every term at least as heavy as the k-th heaviest, ties included, for the exact sort below.
+        kth = np.partition(weights, len(weights) - top_k)[len(weights) - top_k]
+        positive = weights >= kth
+    candidates = np.flatnonzero(positive)
+    ranked = sorted(zip(weights[candidates].tolist(), [names[i] for i in candidates.tolist()]), reverse=True)
+    return ranked[:top_k]

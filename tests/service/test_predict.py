@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from service.schemas import PredictResponse
 from tests.service.conftest import DELIVERY_EN, DELIVERY_SV, REVIEW_ALL, ROUTE_ALL, SUPPORT_SV, ClientFactory, TestClient
 
 
@@ -25,6 +26,23 @@ def test_predict_returns_route_evidence_and_next_step(shared_client: ClientFacto
     assert any(t["label"] == "delivery" for t in body["explanation"]), "some terms should push towards delivery"
     assert body["model_version"], "the model version should be reported"
     assert body["review_queued"] is None, "a ticket not routed to review has nothing queued"
+
+
+def test_predict_sends_the_documented_model_as_fastapi_would(shared_client: ClientFactory) -> None:
+    # The endpoint serialises its response itself (no second validation by FastAPI): the bytes
+    # must be exactly the PredictResponse's JSON, and the OpenAPI must still document that model.
+    for settings, ticket in ((ROUTE_ALL, DELIVERY_SV), (REVIEW_ALL, {**SUPPORT_SV, "id": "T-direct"})):
+        client = shared_client(**settings)
+        r = client.post("/v1/predict", json=ticket)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", f"a JSON 200 is expected: {r.status_code} {r.headers}"
+        model = PredictResponse.model_validate_json(r.content)
+        assert r.content == model.model_dump_json().encode(), "the body should be PredictResponse's own serialisation, field for field"
+        assert all(set(term) == {"term", "label", "weight"} for term in r.json()["explanation"]), "explanation terms keep their three fields"
+        if model.route == "review":
+            assert model.review_queued is True and isinstance(model.review_item_id, int), f"the review hand-off should be in the response: {r.text}"
+    spec = shared_client(**ROUTE_ALL).get("/openapi.json").json()
+    ok = spec["paths"]["/v1/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/PredictResponse"}, f"the 200 response should still be documented as PredictResponse: {ok}"
 
 
 def test_delivery_next_step_follows_the_article_in_the_tickets_language(shared_client: ClientFactory) -> None:

@@ -1,0 +1,172 @@
+"""Explanations: the array-based `Explainer.explain` gives the terms and weights of the
+straightforward implementation it replaced (kept below as the reference), on every shipped
+ticket, on odd texts, on fuzzed text, and for a model with more than two labels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
+
+from model.explain import Explainer
+from model.pipeline import build_pipeline
+from model.predictor import TriageModel
+from model.text import clean_text
+from tests.conftest import INDEPENDENT, TICKETS
+
+WEIGHT_TOLERANCE = 1.0001e-4  # weights are rounded to 4 decimals; a sum in another order may round the other way
+_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
+
+
+class ReferenceExplainer:
+    """The explanation as first written: per word occurrence, character n-gram pushes shared by
+    their holders, terms merged in a dict, each label ranked by sorting every term."""
+
+    def __init__(self, pipeline: Pipeline):
+        features = pipeline.named_steps["features"]
+        word = dict(features.transformer_list)["word"]
+        char = dict(features.transformer_list)["char"]
+        self.n_word = len(word.vocabulary_)
+        self.names = np.array([n.split("__", 1)[1] for n in features.get_feature_names_out()], dtype=object)
+        coef = np.asarray(pipeline.named_steps["classifier"].calibrated_classifiers_[0].estimator.coef_)
+        self.labels = [str(c) for c in pipeline.classes_]
+        self.push = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef - coef.mean(axis=0)
+        vocab, analyzer = char.vocabulary_, char.build_analyzer()
+        self.ngrams_of = lambda w: np.array([vocab[g] for g in analyzer(w) if g in vocab], dtype=np.intp)
+
+    def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int) -> list[dict[str, Any]]:
+        n_labels = len(self.labels)
+        contrib = self.push[:, idx] * val
+        idx = idx.astype(np.intp, copy=False)
+        n_word_features = int(np.searchsorted(idx, self.n_word))
+        terms: dict[str, list[float]] = dict(zip(self.names[idx[:n_word_features]].tolist(), contrib[:, :n_word_features].T.tolist()))
+        tokens = cleaned.lower().split()
+        if tokens and idx.size:
+            per_token = [self.ngrams_of(t) for t in tokens]
+            ids = np.concatenate(per_token) + self.n_word
+            owner = np.repeat(np.arange(len(tokens)), [len(a) for a in per_token])
+            col = np.minimum(np.searchsorted(idx, ids), len(idx) - 1)
+            known = idx[col] == ids
+            col, owner = col[known], owner[known]
+            holders = np.bincount(col, minlength=len(idx))
+            by_token = np.stack([
+                np.bincount(owner, weights=contrib[c, col] / holders[col], minlength=len(tokens)) for c in range(n_labels)
+            ]).T.tolist()
+            for token, pushes in zip(tokens, by_token):
+                term = _EDGE_PUNCT.sub("", token)
+                if term:
+                    total = terms.setdefault(term, [0.0] * n_labels)
+                    for c, p in enumerate(pushes):
+                        total[c] += p
+        out = []
+        for c, label in enumerate(self.labels):
+            ranked = sorted(((v[c], t) for t, v in terms.items() if v[c] > 0), reverse=True)[:top_k]
+            out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
+        return sorted(out, key=lambda e: -e["weight"])
+
+
+def shipped_texts() -> list[str]:
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
+    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
+
+
+def assert_same(got: list[dict[str, Any]], want: list[dict[str, Any]], text: str) -> None:
+    assert [(e["term"], e["label"]) for e in got] == [(e["term"], e["label"]) for e in want], \
+        f"the explanation of {text[:60]!r} should list the reference's terms in its order:\n{got}\n{want}"
+    worst = max((abs(a["weight"] - b["weight"]) for a, b in zip(got, want)), default=0.0)
+    assert worst <= WEIGHT_TOLERANCE, f"weights of {text[:60]!r} should equal the reference's to within rounding; off by {worst}"
+
+
+@pytest.fixture(scope="module")
+def small(small_model_dir: Path) -> tuple[TriageModel, ReferenceExplainer]:
+    model = TriageModel.load(small_model_dir)
+    return model, ReferenceExplainer(model.pipeline)
+
+
+def features_of(model: TriageModel, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ticket's non-zero feature ids and values, as `TriageModel.predict_cleaned` hands them to the explainer."""
+    assert model.fast is not None
+    return model.fast.feature_values(model.fast.counts_cleaned(cleaned))
+
+
+def test_every_shipped_ticket_gets_the_reference_explanation(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, reference = small
+    for i, text in enumerate(shipped_texts()):
+        cleaned = clean_text(text)
+        idx, val = features_of(model, cleaned)
+        for top_k in ((6, 1, 3, 50) if i < 200 else (6,)):
+            assert_same(model.explainer.explain(cleaned, idx, val, top_k), reference.explain(cleaned, idx, val, top_k), text)
+
+
+def test_the_pipelines_own_features_give_the_same_explanation(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, reference = small
+    cleaned = [clean_text(t) for t in shipped_texts()[:50]]
+    x = model.pipeline.named_steps["features"].transform(cleaned).tocsr()
+    for i, text in enumerate(cleaned):
+        idx, val = x[i].indices, x[i].data
+        assert_same(model.explainer.explain(text, idx, val, 6), reference.explain(text, idx, val, 6), text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "!!! ... ,,, --",
+    "a",
+    "synken synken synken, SYNKEN! (synken) synken.",
+    "lägga till lägga till en skola -- skola; skola. Skola?",
+    "中文 ☃ ☃ ☃",  # words without any known character n-gram
+    "ok 中文 x",
+    "Hej!\n\n  Vi   behöver\thjälp med SSO.  Mvh",
+])
+def test_odd_texts_get_the_reference_explanation(small: tuple[TriageModel, ReferenceExplainer], text: str) -> None:
+    model, reference = small
+    cleaned = clean_text(text)
+    idx, val = features_of(model, cleaned)
+    for top_k in (0, 1, 6, 50):
+        got = model.explainer.explain(cleaned, idx, val, top_k)
+        assert_same(got, reference.explain(cleaned, idx, val, top_k), text)
+        assert all(e["weight"] > 0 for e in got), "only terms that push towards a label are listed"
+        assert [e["weight"] for e in got] == sorted((e["weight"] for e in got), reverse=True), "heaviest first"
+        for label in model.labels:
+            assert sum(e["label"] == label for e in got) <= top_k, f"at most top_k={top_k} terms per label"
+
+
+def test_features_without_their_character_part_are_explained_by_words_alone(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, reference = small
+    cleaned = clean_text("Vi vill lägga till en ny skola i synken till Google från hösten")
+    idx, val = features_of(model, cleaned)
+    words_only = idx < model.explainer.n_word  # the words' n-grams are then among no feature the ticket has
+    got = model.explainer.explain(cleaned, idx[words_only], val[words_only], 6)
+    assert got, "word features alone still explain the ticket"
+    assert_same(got, reference.explain(cleaned, idx[words_only], val[words_only], 6), cleaned)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcdeiklnorstuåäö ÅÄSGL.,!?-'\n0123")), max_size=200))
+def test_fuzzed_text_gets_the_reference_explanation(small: tuple[TriageModel, ReferenceExplainer], text: str) -> None:
+    model, reference = small
+    cleaned = clean_text(text)
+    idx, val = features_of(model, cleaned)
+    assert_same(model.explainer.explain(cleaned, idx, val, 4), reference.explain(cleaned, idx, val, 4), text)
+
+
+def test_a_model_with_three_labels_gets_the_reference_explanation(tickets_frame: pd.DataFrame) -> None:
+    frame = tickets_frame.groupby("label").head(100)
+    texts = [f"{s}\n{b}" for s, b in zip(frame["subject"], frame["body"])]
+    # Three labels: support, and delivery split into Swedish and the rest.
+    labels = [lab if lab == "support" else ("delivery_sv" if lang == "sv" else "delivery_other") for lab, lang in zip(frame["label"], frame["language"])]
+    assert len(set(labels)) == 3, "the test needs three labels"
+    pipeline = build_pipeline(calibration_folds=2).fit(texts, labels)
+    explainer, reference = Explainer(pipeline), ReferenceExplainer(pipeline)
+    x = pipeline.named_steps["features"].transform([clean_text(t) for t in texts[:60]]).tocsr()
+    for i, text in enumerate(texts[:60]):
+        cleaned = clean_text(text)
+        got = explainer.explain(cleaned, x[i].indices, x[i].data, 3)
+        assert {e["label"] for e in got} <= set(explainer.labels), "labels are the model's"
+        assert_same(got, reference.explain(cleaned, x[i].indices, x[i].data, 3), text)
