@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
@@ -162,6 +161,11 @@ class FastScorer:
     def _block_scores(rows: list[tuple[np.ndarray, np.ndarray]], idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
         """One TF-IDF block's contribution to every row's decision scores: sublinear tf, idf,
         l2 normalisation and the dot product with the coefficients, for all rows at once."""
+        if len(rows) == 1:  # one ticket: the same arithmetic without the batch bookkeeping
+            ids, tf = rows[0]
+            values = (np.log(tf) + 1.0) * idf[ids]
+            norm = np.sqrt(values @ values)
+            return (values @ coef[ids] / norm)[None, :] if norm > 0 else np.zeros((1, coef.shape[1]))
         scores = np.zeros((len(rows), coef.shape[1]))
         sizes = np.array([len(ids) for ids, _ in rows])
         filled = np.flatnonzero(sizes)
@@ -203,8 +207,9 @@ class FastScorer:
     def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Temperature-scaled softmax of decision scores (without the intercept)."""
         scores = scores + self.intercept
-        logits = np.hstack([-scores, scores]) if self.binary else scores
-        return np.asarray(softmax(self.beta * logits, axis=1))
+        logits = self.beta * (np.hstack([-scores, scores]) if self.binary else scores)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax, as scipy computes it
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
     # A batch is counted as training counts (`model.ngrams`): each distinct word of the batch is
     # looked up once (through the caches), texts x words times words x n-grams gives the
