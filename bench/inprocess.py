@@ -16,24 +16,33 @@ from model.text import clean_text
 REPEATS = 5
 
 
-def _latencies(fn: Callable[[str], Any], texts: Sequence[str], repeats: int = REPEATS) -> np.ndarray:
+def _latencies_taking_turns(fns: dict[str, Callable[[str], Any]], texts: Sequence[str], repeats: int = REPEATS) -> dict[str, np.ndarray]:
+    """Microseconds per call of each function. The functions take turns, a block of all the
+    texts each, `repeats` times: a burst of load on this shared machine falls on all of them
+    alike, while within a block each runs warm, as it would serving requests back to back
+    (taking turns ticket by ticket would have each evict the other's data from the CPU caches)."""
     for t in texts[:20]:  # warm caches
-        fn(t)
-    out = []
-    for _ in range(repeats):
-        for t in texts:
-            start = time.perf_counter_ns()
+        for fn in fns.values():
             fn(t)
-            out.append(time.perf_counter_ns() - start)
-    return np.asarray(out) / 1000.0  # microseconds
+    out: dict[str, list[int]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            for t in texts:
+                start = time.perf_counter_ns()
+                fn(t)
+                out[name].append(time.perf_counter_ns() - start)
+    return {name: np.asarray(v) / 1000.0 for name, v in out.items()}
 
 
 def single_ticket(model: TriageModel, words: int) -> dict[str, Any]:
     """p50/p99 of one-ticket prediction: the project's path against `pipeline.predict_proba`."""
     texts = texts_of_length(words, 200)
-    ours = _latencies(lambda t: model.predict([t]), texts)
-    ours_explained = _latencies(lambda t: model.predict([t], explain=True), texts)
-    plain = _latencies(lambda t: model.pipeline.predict_proba([t]), texts)
+    lat = _latencies_taking_turns({
+        "ours": lambda t: model.predict([t]),
+        "ours_explained": lambda t: model.predict([t], explain=True),
+        "plain": lambda t: model.pipeline.predict_proba([t]),
+    }, texts)
+    ours, ours_explained, plain = lat["ours"], lat["ours_explained"], lat["plain"]
     return {
         "words": words,
         "ours_p50_us": float(np.median(ours)), "ours_p99_us": float(np.percentile(ours, 99)),
