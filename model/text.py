@@ -69,7 +69,6 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNOREC
 _MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
 _MD_INLINE = str.maketrans(dict.fromkeys("*_`~|\u200b", " "))  # each becomes a space (runs are joined later)
 _WORD_CHAR = re.compile(r"\w")
-PARALLEL_CLEANING_FROM = 20_000  # texts; fewer are cleaned faster than worker processes start
 _LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
 
 
@@ -168,6 +167,9 @@ def clean_text(text: object) -> str:
     # split on whitespace, so the model reads the same words, and lines have done their work
     # (quotes, signatures and markdown are found line by line above).
     return " ".join(text.split())
+
+
+PARALLEL_CLEANING_FROM = 20_000  # texts; fewer are cleaned faster than worker processes start
 
 
 def clean_texts(texts: Sequence[object]) -> list[str]:

@@ -2,11 +2,15 @@
 
 import re
 
+import pandas as pd
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import model.text as text_module
 from model.redact import redact
 from model.text import TextCleaner, clean_text, is_usable, strip_quoted_reply, strip_signature, ticket_text
+from tests.conftest import TICKETS
 from tests.model.pii_strategies import BOUNDARIES, email_address, embedded, personnummer, swedish_phone
 
 
@@ -133,3 +137,10 @@ def test_cleaning_plain_prose_twice_changes_nothing(prose: tuple[list[str], list
 def test_an_address_with_underscores_is_redacted_whole() -> None:
     assert clean_text("Skriv till anna_svensson@skola.example.se om kontot") == "Skriv till [EMAIL] om kontot", (
         "markdown stripping must not split an address before it is redacted")
+
+
+def test_many_texts_are_cleaned_in_parallel_exactly_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pd.read_csv(TICKETS, dtype=str, keep_default_na=False).head(60)
+    texts = [ticket_text(s, b) for s, b in zip(frame["subject"], frame["body"])] + [None, "", "<p>&nbsp;</p>"]
+    monkeypatch.setattr(text_module, "PARALLEL_CLEANING_FROM", 10)
+    assert text_module.clean_texts(texts) == [clean_text(t) for t in texts]
