@@ -16,6 +16,12 @@ TICKETS = ROOT / "data" / "tickets.csv"
 INDEPENDENT = ROOT / "data" / "eval" / "independent.csv"
 
 
+def shipped_texts() -> list[str]:
+    """Every shipped ticket's raw text (subject and body), training and independent sets."""
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
+    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
+
+
 @pytest.fixture(scope="session")
 def tickets_frame() -> pd.DataFrame:
     return pd.read_csv(TICKETS, dtype=str, keep_default_na=False)

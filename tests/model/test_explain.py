@@ -19,7 +19,7 @@ from model.explain import Explainer
 from model.pipeline import build_pipeline
 from model.predictor import TriageModel
 from model.text import clean_text
-from tests.conftest import INDEPENDENT, TICKETS
+from tests.conftest import shipped_texts
 
 WEIGHT_TOLERANCE = 1.0001e-4  # weights are rounded to 4 decimals; a sum in another order may round the other way
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
@@ -70,11 +70,6 @@ class ReferenceExplainer:
             ranked = sorted(((v[c], t) for t, v in terms.items() if v[c] > 0), reverse=True)[:top_k]
             out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
         return sorted(out, key=lambda e: -e["weight"])
-
-
-def shipped_texts() -> list[str]:
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
-    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
 
 
 def assert_same(got: list[dict[str, Any]], want: list[dict[str, Any]], text: str) -> None:

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 from model.fastpath import BATCH_FROM, FastScorer
 from model.predictor import TriageModel
 from model.registry import load_pipeline
-from tests.conftest import INDEPENDENT, TICKETS
+from tests.conftest import shipped_texts
 
 TOLERANCE = 1e-9
 
@@ -20,11 +19,6 @@ TOLERANCE = 1e-9
 def small(small_model_dir: Path) -> tuple:  # type: ignore[type-arg]
     pipeline, _ = load_pipeline(small_model_dir)
     return pipeline, FastScorer(pipeline)
-
-
-def shipped_texts() -> list[str]:
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
-    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
 
 
 @pytest.mark.slow

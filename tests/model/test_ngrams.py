@@ -1,7 +1,6 @@
 """`model.ngrams` must count exactly what scikit-learn's vectorizers count."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -11,14 +10,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from model.ngrams import count_char_wb, count_words, split_texts
 from model.pipeline import CHAR_NGRAMS, WORD_NGRAMS, build_features
 from model.text import clean_text
-from tests.conftest import INDEPENDENT, TICKETS
+from tests.conftest import shipped_texts
 
 TOKEN_PATTERN = dict(build_features().transformer_list)["word"].token_pattern
-
-
-def shipped_texts() -> list[str]:
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
-    return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
 
 
 def sklearn_counts(texts: list[str], analyzer: str, ngram_range: tuple[int, int]) -> tuple[dict[str, int], sp.csr_matrix]:
