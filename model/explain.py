@@ -75,7 +75,8 @@ class Explainer:
         return table
 
     def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
-        """Top terms per label for one cleaned ticket, given its sorted non-zero feature ids and values.
+        """Top terms per label for one cleaned ticket, given its non-zero feature ids and values
+        (word features first, sorted; then character features in any order).
 
         Returns `{"term", "label", "weight"}` entries, at most `top_k` per label (only terms that
         push towards it), sorted by weight, highest first.
@@ -83,7 +84,7 @@ class Explainer:
         idx = np.asarray(idx).astype(np.intp, copy=False)
         val = np.asarray(val, dtype=np.float64)
         n = len(idx)
-        n_word_features = int(np.searchsorted(idx, self.n_word))
+        n_word_features = int(np.count_nonzero(idx < self.n_word))
         # Word n-gram features are distinct terms; character pushes are added to them below.
         names = self._names
         row_of_term = dict(zip([names[i] for i in idx[:n_word_features].tolist()], range(n_word_features)))

@@ -4,50 +4,32 @@ scikit-learn spends most of a one-ticket `predict_proba` on input validation, sp
 construction and dispatch between steps; the arithmetic (n-gram lookup and one dot product) is
 a small part. `FastScorer` is built from a loaded pipeline at load time and computes the same
 probabilities (to within 1e-9; `tests/model/test_fastpath.py` checks every shipped ticket and
-fuzzed text) by looking n-grams up in the fitted vocabularies, applying the fitted idf,
-normalisation, coefficients and temperature directly. Nothing is saved separately: a model
-directory holds only the scikit-learn pipeline.
+fuzzed text) from the fitted vocabularies, idf, coefficients and temperature. Nothing is saved
+separately: a model directory holds only the scikit-learn pipeline.
+
+How: tickets reuse the same few thousand words, so every distinct word is analysed once, in
+Python, into its character n-gram ids and its token numbers and kept in a `WordTable`. A ticket
+is then a list of table rows, and a compiled loop (numba) counts its n-grams and applies
+sublinear tf, idf, l2 normalisation and the coefficients, with no Python objects per n-gram.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any
 
+import numba
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from model.ngrams import TOKEN_PATTERN, SplitTexts, split_texts, tokens_of_texts
+from model.ngrams import TOKEN_PATTERN, char_wb_grams
 from model.text import clean_text
 
-_WORD_CACHE_SIZE = 1 << 18  # distinct words whose character n-gram ids are remembered
-BATCH_FROM = 8  # from this many texts per call, n-grams are counted for the whole batch at once
-
-
-def _count(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct ids and how often each occurs (np.unique's result, with less overhead)."""
-    if len(ids) == 0:
-        return ids, np.empty(0, np.float64)
-    ids = np.sort(ids)
-    first = np.empty(len(ids), dtype=bool)
-    first[0] = True
-    np.not_equal(ids[1:], ids[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = np.empty(len(starts), dtype=np.float64)
-    counts[:-1] = starts[1:] - starts[:-1]
-    counts[-1] = len(ids) - starts[-1]
-    return ids[starts], counts
-
-
-class Counts(NamedTuple):
-    """A text's known n-gram ids and counts, per block: (ids, counts) each."""
-
-    word: tuple[np.ndarray, np.ndarray]
-    char: tuple[np.ndarray, np.ndarray]
+_WORD_CACHE_SIZE = 1 << 18  # distinct words the word table (and the explainer's cache) remember
 
 
 class UnsupportedPipeline(ValueError):
@@ -62,6 +44,10 @@ def _check_vectorizer(v: TfidfVectorizer, analyzer: str) -> None:
     wrong = {k: getattr(v, k) for k, want in expected.items() if getattr(v, k) != want}
     if wrong:
         raise UnsupportedPipeline(f"{analyzer} vectorizer settings not supported by the fast path: {wrong}")
+    # Word tokens are found word by word and bigrams looked up as token pairs, which needs
+    # tokens that never hold whitespace and n <= 2.
+    if analyzer == "word" and (v.token_pattern != TOKEN_PATTERN or v.ngram_range[1] > 2):
+        raise UnsupportedPipeline(f"word vectorizer needs token_pattern {TOKEN_PATTERN!r} and n-grams up to 2")
 
 
 class FastScorer:
@@ -83,36 +69,32 @@ class FastScorer:
         coef = np.asarray(logistic.coef_, dtype=np.float64)
         self.binary = coef.shape[0] == 1
         self.intercept = np.asarray(logistic.intercept_, dtype=np.float64)
-        n_word = len(word.vocabulary_)
-        # Per feature: idf and idf * coefficient, so a ticket needs only its term frequencies.
-        self.word_idf = word.idf_.astype(np.float64)
-        self.char_idf = char.idf_.astype(np.float64)
-        self.word_coef = (coef[:, :n_word]).T.copy()  # (n_word, k)
-        self.char_coef = (coef[:, n_word:]).T.copy()  # (n_char, k)
-        self.word_vocab: dict[str, int] = dict(word.vocabulary_)
+        self.n_word = len(word.vocabulary_)
+        # Per feature, one row: its idf, then its coefficient for each score (one memory access
+        # per feature in the compiled loop).
+        self.word_weights = np.hstack([word.idf_[:, None], coef[:, : self.n_word].T]).astype(np.float64)
+        self.char_weights = np.hstack([char.idf_[:, None], coef[:, self.n_word :].T]).astype(np.float64)
         self.char_vocab: dict[str, int] = dict(char.vocabulary_)
-        self.token_re = re.compile(word.token_pattern)
-        self.word_ngrams = word.ngram_range
         self.char_ngrams = char.ngram_range
-        self._char_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._char_ids_uncached)
-        # Batches find tokens word by word and look bigrams up as token pairs (model.ngrams).
-        self.batches = word.token_pattern == TOKEN_PATTERN and self.word_ngrams[1] <= 2
-        self._index_word_vocabulary()
-        self._token_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._token_ids_uncached)
+        self.token_re = re.compile(word.token_pattern)
+        self.unigrams, self.bigrams = word.ngram_range[0] == 1, word.ngram_range[1] == 2
+        self._index_word_vocabulary(word.vocabulary_)
+        self._char_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self.char_ids_uncached)
+        self.table = WordTable(self)
 
-    def _index_word_vocabulary(self) -> None:
-        """Number every token of the word vocabulary, so that batches look unigrams up by token
-        number and bigrams by a pair of token numbers coded as one integer."""
+    def _index_word_vocabulary(self, vocabulary: dict[str, int]) -> None:
+        """Number every token of the word vocabulary, so that unigrams are looked up by token
+        number and bigrams by a pair of token numbers coded as one integer (first * n + second)."""
         tokens: dict[str, int] = {}
         unigrams: list[tuple[int, int]] = []
         bigrams: list[tuple[str, str, int]] = []
-        for term, feature in self.word_vocab.items():
+        for term, feature in vocabulary.items():
             parts = term.split(" ")
             for token in parts:
                 tokens.setdefault(token, len(tokens))
             if len(parts) == 1:
                 unigrams.append((tokens[term], feature))
-            elif len(parts) == 2:
+            else:
                 bigrams.append((parts[0], parts[1], feature))
         self.token_index = tokens
         self.unigram_of_token = np.full(len(tokens), -1, dtype=np.int64)
@@ -122,87 +104,38 @@ class FastScorer:
         order = np.argsort(codes)
         self.bigram_codes = codes[order]
         self.bigram_features = np.array([f for _, _, f in bigrams], dtype=np.int64)[order] if bigrams else np.empty(0, np.int64)
+        # The bigrams whose first token is token i: bigram_codes[bigram_starts[i]:bigram_starts[i + 1]].
+        self.bigram_starts = np.searchsorted(self.bigram_codes, np.arange(len(tokens) + 1, dtype=np.int64) * len(tokens))
 
-    # --- features -----------------------------------------------------------------------
-    def _word_counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        tokens = self.token_re.findall(text)
-        lo, hi = self.word_ngrams
-        grams: list[str] = list(tokens) if lo == 1 else []
-        for n in range(max(lo, 2), hi + 1):
-            grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        vocab = self.word_vocab
-        return _count(np.array([vocab[g] for g in grams if g in vocab], dtype=np.intp))
-
-    def _char_ids_uncached(self, word: str) -> np.ndarray:
-        """Ids of the known character n-grams of one word, as scikit-learn's char_wb makes them."""
-        w = f" {word} "
-        length = len(w)
-        grams: list[str] = []
-        lo, hi = self.char_ngrams
-        for n in range(lo, hi + 1):
-            if n >= length:  # a word shorter than n counts once, whole
-                grams.append(w)
-                break
-            grams += [w[i : i + n] for i in range(length - n + 1)]
+    # --- one word -----------------------------------------------------------------------
+    def char_ids_uncached(self, word: str) -> np.ndarray:
+        """Ids of the known character n-grams of one lowercased word, as char_wb makes them."""
         vocab = self.char_vocab
-        return np.array([vocab[g] for g in grams if g in vocab], dtype=np.intp)
+        return np.array([vocab[g] for g in char_wb_grams(word, self.char_ngrams) if g in vocab], dtype=np.intp)
 
-    def _token_ids_uncached(self, word: str) -> np.ndarray:
-        """Token numbers of one whitespace-separated word (-1 for tokens outside the vocabulary)."""
+    def char_ids(self, word: str) -> np.ndarray:
+        """`char_ids_uncached`, cached (shared with the explainer)."""
+        return np.asarray(self._char_ids(word))
+
+    def token_ids(self, word: str) -> np.ndarray:
+        """Token numbers of one lowercased whitespace-separated word (-1: a token in no word feature)."""
         index = self.token_index
         return np.array([index.get(t, -1) for t in self.token_re.findall(word)], dtype=np.int64)
 
-    def _char_counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        # str.split() already splits on runs of whitespace, as char_wb's own normalisation does.
-        ids = np.concatenate([self._char_ids(w) for w in text.split()] or [np.empty(0, np.intp)])
-        return _count(ids)
-
-    @staticmethod
-    def _block_scores(rows: list[tuple[np.ndarray, np.ndarray]], idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
-        """One TF-IDF block's contribution to every row's decision scores: sublinear tf, idf,
-        l2 normalisation and the dot product with the coefficients, for all rows at once."""
-        if len(rows) == 1:  # one ticket: the same arithmetic without the batch bookkeeping
-            ids, tf = rows[0]
-            values = (np.log(tf) + 1.0) * idf[ids]
-            norm = np.sqrt(values @ values)
-            return (values @ coef[ids] / norm)[None, :] if norm > 0 else np.zeros((1, coef.shape[1]))
-        scores = np.zeros((len(rows), coef.shape[1]))
-        sizes = np.array([len(ids) for ids, _ in rows])
-        filled = np.flatnonzero(sizes)
-        if len(filled) == 0:
-            return scores
-        ids = np.concatenate([rows[i][0] for i in filled])
-        tf = np.concatenate([rows[i][1] for i in filled])
-        starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
-        values = (np.log(tf) + 1.0) * idf[ids]
-        norms = np.sqrt(np.add.reduceat(values * values, starts))
-        if coef.shape[1] == 1:  # binary: one column, kept one-dimensional (reduceat is much faster so)
-            scores[filled, 0] = np.add.reduceat(values * coef[ids, 0], starts) / norms
-        else:
-            scores[filled] = np.add.reduceat(values[:, None] * coef[ids], starts, axis=0) / norms[:, None]
-        return scores
-
-    def counts_cleaned(self, cleaned: str) -> Counts:
-        """The known n-grams of one cleaned text and how often each occurs."""
-        lowered = cleaned.lower()
-        return Counts(self._word_counts(lowered), self._char_counts(lowered))
-
-    def proba_counts(self, counts: Sequence[Counts]) -> np.ndarray:
-        """Calibrated probabilities for texts' n-gram counts, columns in `labels` order."""
-        return self._probabilities(
-            self._block_scores([c.word for c in counts], self.word_idf, self.word_coef)
-            + self._block_scores([c.char for c in counts], self.char_idf, self.char_coef)
-        )
-
+    # --- texts --------------------------------------------------------------------------
     def proba_cleaned(self, cleaned: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities for cleaned texts, columns in `labels` order."""
-        if len(cleaned) < BATCH_FROM or not self.batches:
-            return self.proba_counts([self.counts_cleaned(t) for t in cleaned])
-        split = split_texts(cleaned)
-        return self._probabilities(
-            self._matrix_scores(self._batch_word_counts(split), self.word_idf, self.word_coef)
-            + self._matrix_scores(self._batch_char_counts(split), self.char_idf, self.char_coef)
-        )
+        return self._probabilities(self.table.scores(cleaned))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities for raw ticket texts (cleaned here, as the pipeline does)."""
+        return self.proba_cleaned([clean_text(t) for t in texts])
+
+    def feature_values(self, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
+        """One cleaned text's non-zero feature ids and TF-IDF values, as the pipeline's
+        FeatureUnion gives them: the word block first, sorted, then the character block in no
+        particular order (sorting its hundreds of ids would cost more than the rest together)."""
+        return self.table.feature_values(cleaned)
 
     def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Temperature-scaled softmax of decision scores (without the intercept)."""
@@ -211,81 +144,239 @@ class FastScorer:
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax, as scipy computes it
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
-    # A batch is counted as training counts (`model.ngrams`): each distinct word of the batch is
-    # looked up once (through the caches), texts x words times words x n-grams gives the
-    # character counts, and word bigrams are pairs of token numbers.
 
-    def _batch_char_counts(self, split: SplitTexts) -> sp.csr_matrix:
-        """Texts x character n-gram counts of a batch."""
-        n_texts, n_words = len(split.starts) - 1, len(split.words)
-        # A word twice in a text is two entries of its row: the product adds them up.
-        by_word = sp.csr_matrix((np.ones(len(split.ids)), split.ids, split.starts), shape=(n_texts, n_words))
-        grams = [self._char_ids(w) for w in split.words]
-        indptr = np.zeros(n_words + 1, dtype=np.int64)
-        np.cumsum([len(g) for g in grams], out=indptr[1:])
-        grams_of_word = sp.csr_matrix(
-            (np.ones(indptr[-1]), np.concatenate(grams) if grams else np.empty(0, np.intp), indptr),
-            shape=(n_words, len(self.char_idf)),
-        )
-        return sp.csr_matrix(by_word @ grams_of_word)
+class WordTable:
+    """Every distinct word the scorer has met, numbered, with its character n-gram ids and token
+    numbers in flat arrays that the compiled loops read.
 
-    def _batch_word_counts(self, split: SplitTexts) -> sp.csr_matrix:
-        """Texts x word n-gram counts of a batch."""
-        n_texts, n_words = len(split.starts) - 1, len(split.words)
-        # Every text's tokens: its words' tokens in order (unknown tokens stay, as -1, so that
-        # they break the bigrams they are part of).
-        tokens = [self._token_ids(w) for w in split.words]
-        word_starts = np.zeros(n_words + 1, dtype=np.int64)
-        np.cumsum([len(t) for t in tokens], out=word_starts[1:])
-        flat, text_starts = tokens_of_texts(split, np.concatenate(tokens) if tokens else np.empty(0, np.int64), word_starts)
-        token_text = np.repeat(np.arange(n_texts), np.diff(text_starts))
-        rows, cols = [], []
-        lo, hi = self.word_ngrams
-        if lo == 1:
-            known = flat >= 0
-            features = self.unigram_of_token[flat[known]]
-            rows.append(token_text[known][features >= 0])
-            cols.append(features[features >= 0])
-        if hi == 2 and len(flat) > 1 and len(self.bigram_codes):
-            left, right = flat[:-1], flat[1:]
-            pair = (token_text[:-1] == token_text[1:]) & (left >= 0) & (right >= 0)
-            codes = left[pair] * len(self.token_index) + right[pair]
-            at = np.minimum(np.searchsorted(self.bigram_codes, codes), len(self.bigram_codes) - 1)
-            found = self.bigram_codes[at] == codes
-            rows.append(token_text[:-1][pair][found])
-            cols.append(self.bigram_features[at[found]])
-        if not rows:
-            return sp.csr_matrix((n_texts, len(self.word_idf)))
-        # Converting from (row, column) pairs adds up repeated pairs into counts.
-        entries = (np.concatenate(rows), np.concatenate(cols))
-        return sp.csr_matrix((np.ones(len(entries[0])), entries), shape=(n_texts, len(self.word_idf)))
+    A text's words are looked up here (one dict lookup per word); a new word is analysed once,
+    in Python, and appended. The table holds at most `_WORD_CACHE_SIZE` words (or one call's
+    words, if more) and starts afresh when full. Lookups and appends happen under a lock; the
+    compiled loops read a snapshot of the arrays, which are only appended to or replaced, so
+    they run outside the lock (and release the GIL).
+    """
 
-    @staticmethod
-    def _matrix_scores(counts: sp.csr_matrix, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
-        """`_block_scores` for a texts x features count matrix (no repeated entries in a row;
-        the column order within rows does not matter)."""
-        values = sp.csr_matrix(((np.log(counts.data) + 1.0) * idf[counts.indices], counts.indices, counts.indptr), shape=counts.shape)
-        row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-        norms = np.sqrt(np.bincount(row, weights=values.data * values.data, minlength=counts.shape[0]))
-        scores = np.asarray(values @ coef)
-        filled = norms > 0
-        scores[filled] /= norms[filled, None]
-        return scores
+    def __init__(self, scorer: FastScorer):
+        self.scorer = scorer
+        self._lock = threading.Lock()
+        self._scratch = threading.local()  # per thread: the count arrays the compiled loops work in
+        self._reset()
+        self.scores(["warm up the compiled loops"])  # compiles them, or loads numba's cache, at load time
+        self.feature_values("warm up")
 
-    def feature_values(self, counts: Counts) -> tuple[np.ndarray, np.ndarray]:
-        """Non-zero feature ids and TF-IDF values, as the pipeline's FeatureUnion would give
-        them (word block first, then character block)."""
-        parts = []
-        for (ids, tf), idf, offset in ((counts.word, self.word_idf, 0), (counts.char, self.char_idf, len(self.word_idf))):
-            values = (np.log(tf) + 1.0) * idf[ids]
-            norm = np.sqrt(values @ values)
-            parts.append((ids + offset, values / norm if norm > 0 else values))
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    def _reset(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.gram_starts = np.zeros(1024, dtype=np.int64)  # word i's n-grams: grams[gram_starts[i]:gram_starts[i + 1]]
+        self.grams = np.empty(16384, dtype=np.int32)
+        self.token_starts = np.zeros(1024, dtype=np.int64)  # word i's tokens, likewise
+        self.tokens = np.empty(2048, dtype=np.int64)
 
-    def char_ids(self, word: str) -> np.ndarray:
-        """Character-vocabulary ids of one word's known n-grams (cached)."""
-        return np.asarray(self._char_ids(word))
+    def _add(self, words: list[str]) -> None:
+        """Append new words' character n-gram ids and token numbers."""
+        n = len(self.rows)
+        self.gram_starts = _grow(self.gram_starts, n + len(words) + 1)
+        self.token_starts = _grow(self.token_starts, n + len(words) + 1)
+        self.grams = _append(self.grams, self.gram_starts, n, [self.scorer.char_ids_uncached(w) for w in words])
+        self.tokens = _append(self.tokens, self.token_starts, n, [self.scorer.token_ids(w) for w in words])
+        for w in words:
+            self.rows[w] = len(self.rows)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities for raw ticket texts (cleaned here, as the pipeline does)."""
-        return self.proba_cleaned([clean_text(t) for t in texts])
+    def _lookup(self, cleaned: Sequence[str]) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...]]:
+        """Texts as table rows: every text's words' rows one after another, where each text
+        starts (one more entry than texts), and the table arrays the rows refer to."""
+        words: list[str] = []
+        starts = np.zeros(len(cleaned) + 1, dtype=np.int64)
+        for i, text in enumerate(cleaned):
+            # Lowercased whole, then split on whitespace, as both vectorizers do.
+            words += text.lower().split()
+            starts[i + 1] = len(words)
+        with self._lock:
+            try:  # nearly always every word is known: one pass
+                ids = np.fromiter(map(self.rows.__getitem__, words), dtype=np.int64, count=len(words))
+            except KeyError:
+                new = [w for w in dict.fromkeys(words) if w not in self.rows]
+                if len(self.rows) + len(new) > _WORD_CACHE_SIZE:
+                    self._reset()
+                    new = list(dict.fromkeys(words))
+                self._add(new)
+                ids = np.fromiter(map(self.rows.__getitem__, words), dtype=np.int64, count=len(words))
+            return ids, starts, (self.gram_starts, self.grams, self.token_starts, self.tokens)
+
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's zeroed count arrays, one per vocabulary."""
+        counts: tuple[np.ndarray, np.ndarray] | None = getattr(self._scratch, "counts", None)
+        if counts is None:
+            s = self.scorer
+            counts = self._scratch.counts = (np.zeros(len(s.char_weights), np.int32), np.zeros(len(s.word_weights), np.int32))
+        return counts
+
+    def _word_lookup(self) -> tuple[Any, ...]:
+        """The word vocabulary's lookup arrays, as the compiled loops take them."""
+        s = self.scorer
+        return (s.unigram_of_token, s.bigram_starts, s.bigram_codes, s.bigram_features, len(s.token_index), s.unigrams, s.bigrams)
+
+    def scores(self, cleaned: Sequence[str]) -> np.ndarray:
+        """Decision scores (without the intercept) of cleaned texts, one row per text."""
+        ids, starts, arrays = self._lookup(cleaned)
+        char_counts, word_counts = self._counts()
+        return _scores(ids, starts, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(),
+                       char_counts, word_counts)
+
+    def feature_values(self, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
+        """One cleaned text's non-zero feature ids and TF-IDF values (see `FastScorer.feature_values`)."""
+        ids, _, arrays = self._lookup([cleaned])
+        char_counts, word_counts = self._counts()
+        word_ids, word_values, char_ids, char_values = _feature_values(
+            ids, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(), char_counts, word_counts)
+        return np.concatenate([word_ids, char_ids + self.scorer.n_word]), np.concatenate([word_values, char_values])
+
+
+def _grow(array: np.ndarray, size: int) -> np.ndarray:
+    """`array`, or a longer copy (at least twice as long) with room for `size` entries."""
+    if size <= len(array):
+        return array
+    grown = np.zeros(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _append(flat: np.ndarray, starts: np.ndarray, n: int, parts: list[np.ndarray]) -> np.ndarray:
+    """Append `parts` (one array per new word) to `flat` after word `n - 1`, filling `starts`."""
+    ends = starts[n] + np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+    flat = _grow(flat, int(ends[-1]))
+    if ends[-1] > starts[n]:
+        flat[starts[n] : ends[-1]] = np.concatenate(parts)
+    starts[n + 1 : n + 1 + len(parts)] = ends
+    return flat
+
+
+# --- the compiled loops ---------------------------------------------------------------------
+
+# 1 + log(count) of the small counts nearly every n-gram has: a table read costs less than a log.
+_SUBLINEAR_TF = np.concatenate([[0.0], np.log(np.arange(1, 256, dtype=np.float64)) + 1.0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_char_grams(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Count the character n-grams of one text's words (table rows) in `counts`; returns the
+    distinct n-grams found."""
+    total = 0
+    for w in words:
+        total += gram_starts[w + 1] - gram_starts[w]
+    found = np.empty(total, dtype=np.int64)
+    n_found = 0
+    for w in words:
+        for q in range(gram_starts[w], gram_starts[w + 1]):
+            g = grams[q]
+            found[n_found] = g  # kept only if new to the text: no branch to mispredict
+            n_found += counts[g] == 0
+            counts[g] += 1
+    return found[:n_found]
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_word_grams(words: np.ndarray, token_starts: np.ndarray, tokens: np.ndarray, unigram_of_token: np.ndarray,
+                      bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
+                      unigrams: bool, bigrams: bool, counts: np.ndarray) -> np.ndarray:
+    """Count the word unigrams and bigrams of one text's words (table rows) in `counts`; returns
+    the distinct features found. The text's tokens are its words' tokens in order; a token in no
+    feature (-1) breaks the bigrams it is part of."""
+    total = 0
+    for w in words:
+        total += 2 * (token_starts[w + 1] - token_starts[w])
+    found = np.empty(total, dtype=np.int64)
+    n_found = 0
+    previous = -1
+    for w in words:
+        for q in range(token_starts[w], token_starts[w + 1]):
+            token = tokens[q]
+            if unigrams and token >= 0 and unigram_of_token[token] >= 0:
+                feature = unigram_of_token[token]
+                found[n_found] = feature
+                n_found += counts[feature] == 0
+                counts[feature] += 1
+            if bigrams and token >= 0 and previous >= 0:
+                # Binary search among the (few) bigrams that start with the previous token.
+                code = previous * n_tokens + token
+                lo, hi = bigram_starts[previous], bigram_starts[previous + 1]
+                end = hi
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if bigram_codes[mid] < code:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < end and bigram_codes[lo] == code:
+                    feature = bigram_features[lo]
+                    found[n_found] = feature
+                    n_found += counts[feature] == 0
+                    counts[feature] += 1
+            previous = token
+    return found[:n_found]
+
+
+@numba.njit(cache=True, nogil=True)
+def _tfidf(found: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """Sublinear tf times idf of the counted features (`weights[:, 0]` is the idf), and the l2
+    norm of those values. The counts are set back to zero."""
+    values = np.empty(len(found))
+    norm2 = 0.0
+    for i in range(len(found)):
+        f = found[i]
+        count = counts[f]
+        counts[f] = 0
+        values[i] = (_SUBLINEAR_TF[count] if count < len(_SUBLINEAR_TF) else np.log(count) + 1.0) * weights[f, 0]
+        norm2 += values[i] * values[i]
+    return values, np.sqrt(norm2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_scores(found: np.ndarray, counts: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+    """Add one TF-IDF block's contribution to a text's scores: its l2-normalised values times
+    the coefficients (`weights[:, 1:]`)."""
+    values, norm = _tfidf(found, counts, weights)
+    if norm > 0.0:
+        for c in range(len(out)):
+            dot = 0.0
+            for i in range(len(found)):
+                dot += values[i] * weights[found[i], c + 1]
+            out[c] += dot / norm
+
+
+@numba.njit(cache=True, nogil=True)
+def _scores(words: np.ndarray, starts: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
+            tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
+            bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
+            unigrams: bool, bigrams: bool, char_counts: np.ndarray, word_counts: np.ndarray) -> np.ndarray:
+    """Decision scores (without the intercept) of texts given as table rows: text t's words are
+    `words[starts[t]:starts[t + 1]]`. `char_counts`/`word_counts` are zeroed scratch arrays of
+    the vocabularies' sizes, left zeroed."""
+    scores = np.zeros((len(starts) - 1, char_weights.shape[1] - 1))
+    for t in range(len(starts) - 1):
+        text = words[starts[t] : starts[t + 1]]
+        found = _count_char_grams(text, gram_starts, grams, char_counts)
+        _add_scores(found, char_counts, char_weights, scores[t])
+        found = _count_word_grams(text, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes, bigram_features,
+                                  n_tokens, unigrams, bigrams, word_counts)
+        _add_scores(found, word_counts, word_weights, scores[t])
+    return scores
+
+
+@numba.njit(cache=True, nogil=True)
+def _feature_values(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
+                    tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
+                    bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
+                    unigrams: bool, bigrams: bool, char_counts: np.ndarray,
+                    word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One text's TF-IDF features, l2-normalised per block: word ids (sorted) and values, then
+    character ids and values (in no particular order)."""
+    word_ids = np.sort(_count_word_grams(words, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes,
+                                         bigram_features, n_tokens, unigrams, bigrams, word_counts))
+    word_values, word_norm = _tfidf(word_ids, word_counts, word_weights)
+    char_ids = _count_char_grams(words, gram_starts, grams, char_counts)
+    char_values, char_norm = _tfidf(char_ids, char_counts, char_weights)
+    if word_norm > 0.0:
+        word_values /= word_norm
+    if char_norm > 0.0:
+        char_values /= char_norm
+    return word_ids, word_values, char_ids, char_values

@@ -84,10 +84,7 @@ class TriageModel:
     def predict_cleaned(self, cleaned: Sequence[str], explain: bool = False, top_k: int = 6) -> list[Prediction]:
         """`predict` for texts already passed through `model.text.clean_text` (the pipeline's own
         first step), for callers that cleaned them once to check them."""
-        if self.fast is not None and explain:  # explanations need each ticket's own counts
-            counts = [self.fast.counts_cleaned(t) for t in cleaned]
-            proba = self.fast.proba_counts(counts)
-        elif self.fast is not None:
+        if self.fast is not None:
             proba = self.fast.proba_cleaned(cleaned)
         else:
             x = self._features.transform(cleaned).tocsr()
@@ -97,7 +94,7 @@ class TriageModel:
         for i, text in enumerate(cleaned):
             terms: list[dict[str, Any]] = []
             if explain:
-                ids, values = self.fast.feature_values(counts[i]) if self.fast is not None else (x[i].indices, x[i].data)
+                ids, values = self.fast.feature_values(text) if self.fast is not None else (x[i].indices, x[i].data)
                 terms = self.explainer.explain(text, ids, values, top_k)
             out.append(Prediction(
                 route=routes[i], label=labels[i], confidence=float(confidence[i]),

@@ -67,7 +67,7 @@ _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+", re.IGNORECASE)
 _MD_LINE_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+[.)])[ \t]+", re.MULTILINE)
-_MD_INLINE = str.maketrans(dict.fromkeys("*_`~|\u200b", " "))  # each becomes a space (runs are joined later)
+_MD_INLINE = "*_`~|\u200b"  # emphasis, code, strike-through, table and zero-width marks: each becomes a space
 _WORD_CHAR = re.compile(r"\w")
 _LONG_NUMBER = re.compile(r"\d(?<!\w\d)\d{4,}(?!\w)")  # starts with \d so the scan is fast
 
@@ -136,7 +136,11 @@ def strip_markdown(text: str) -> str:
         text = _MD_LINK.sub(r" \1 ", text)
     if "://" in text or "www." in text:
         text = _URL.sub(" url ", text)
-    return _MD_LINE_MARK.sub(" ", text).translate(_MD_INLINE)
+    text = _MD_LINE_MARK.sub(" ", text)
+    for mark in _MD_INLINE:  # str.replace per mark present: str.translate costs ~0.1 us per character
+        if mark in text:
+            text = text.replace(mark, " ")
+    return text
 
 
 def _code_summary(m: re.Match[str]) -> str:

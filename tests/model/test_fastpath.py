@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.fastpath import BATCH_FROM, FastScorer
+from model import fastpath
+from model.fastpath import FastScorer
 from model.predictor import TriageModel
 from model.registry import load_pipeline
+from model.text import clean_text
 from tests.conftest import shipped_texts
 
 TOLERANCE = 1e-9
@@ -44,7 +46,7 @@ TEXT = st.lists(PIECE, max_size=15).map("".join)
 
 
 @settings(max_examples=200, deadline=None)
-@given(texts=st.lists(TEXT, min_size=1, max_size=2 * BATCH_FROM))  # one at a time, and whole batches
+@given(texts=st.lists(TEXT, min_size=1, max_size=16))  # one at a time, and whole batches
 def test_fuzzed_text_matches_the_pipeline(small: tuple, texts: list[str]) -> None:  # type: ignore[type-arg]
     pipeline, fast = small
     diff = np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max()
@@ -58,9 +60,35 @@ def test_single_and_batch_agree(small: tuple) -> None:  # type: ignore[type-arg]
     assert np.abs(one_by_one - fast.predict_proba(texts)).max() <= 1e-12
 
 
+def test_scores_equal_the_feature_values_times_the_coefficients(small: tuple) -> None:  # type: ignore[type-arg]
+    # Explanations read `feature_values`; probabilities come from `proba_cleaned`: both compiled
+    # loops must describe the same features.
+    pipeline, fast = small
+    cleaned = pipeline.named_steps["clean"].transform(shipped_texts()[:200] + ["", "a", "Ö-Ö"])
+    coef = np.vstack([fast.word_weights[:, 1:], fast.char_weights[:, 1:]])
+    from_values = []
+    for text in cleaned:
+        ids, values = fast.feature_values(text)
+        from_values.append(values @ coef[ids])
+    assert np.abs(np.vstack(from_values) - fast.table.scores(cleaned)).max() <= 1e-12
+
+
+def test_a_full_word_table_starts_afresh_and_scores_alike(small: tuple, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    pipeline, _ = small
+    monkeypatch.setattr(fastpath, "_WORD_CACHE_SIZE", 400)  # a few batches' worth of distinct words
+    fast = FastScorer(pipeline)
+    texts = shipped_texts()[:120]
+    batches = [texts[i : i + 4] for i in range(0, len(texts), 4)]
+    largest_batch = max(len({w for t in b for w in clean_text(t).lower().split()}) for b in batches)
+    expected = pipeline.predict_proba(texts)
+    got = np.vstack([fast.predict_proba(b) for b in batches])
+    assert len(fast.table.rows) <= max(400, largest_batch), "the table holds its limit, or one batch's words"
+    assert np.abs(got - expected).max() <= TOLERANCE
+
+
 def test_batches_with_nothing_to_count_match_the_pipeline(small: tuple) -> None:  # type: ignore[type-arg]
     pipeline, fast = small
-    for texts in ([""] * BATCH_FROM, ["   ", "\n"] * BATCH_FROM, ["!!! ...", "a", "ö"] * BATCH_FROM):
+    for texts in ([""] * 8, ["   ", "\n"] * 8, ["!!! ...", "a", "ö"] * 8):
         assert np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max() <= TOLERANCE
 
 
@@ -69,10 +97,13 @@ def test_fast_features_match_the_pipeline_features(small: tuple) -> None:  # typ
     cleaned = pipeline.named_steps["clean"].transform(shipped_texts()[:30])
     x = pipeline.named_steps["features"].transform(cleaned).tocsr()
     for i, text in enumerate(cleaned):
-        ids, values = fast.feature_values(fast.counts_cleaned(text))
+        ids, values = fast.feature_values(text)
         row = x[i]
-        assert ids.tolist() == row.indices.tolist(), "same non-zero features"
-        assert np.abs(values - row.data).max() <= TOLERANCE
+        n_word = int(np.count_nonzero(ids < fast.n_word))
+        assert ids[:n_word].tolist() == row.indices[:n_word].tolist(), "the same word features, sorted, first"
+        order = np.argsort(ids)
+        assert ids[order].tolist() == row.indices.tolist(), "the same non-zero features"
+        assert np.abs(values[order] - row.data).max() <= TOLERANCE
 
 
 def test_explanations_are_the_same_through_either_path(small_model_dir: Path) -> None:
