@@ -6,22 +6,25 @@ pairs ("synken", "lägga till"), which an agent can find highlighted in the tick
 
 A character n-gram's push is shared equally among its occurrences in the ticket, and each
 whitespace-separated word gets the shares of the n-grams it holds (a word twice, twice). This
-runs per request in the service, so it is done in a fixed handful of array operations over all
-the ticket's n-gram occurrences at once, with each word's term and n-gram ids cached; a binary
-model's pushes towards its two labels are opposites, so only one is computed and one sort ranks
-both. `tests/model/test_explain.py` checks the result against the straightforward version.
+runs per request in the service: `explain_cleaned` has the fast path's compiled loops count the
+ticket and share the pushes out word by word (`FastScorer.explanation_parts`), and only merges
+words into terms and ranks them in Python. `explain` does the same from any ticket's features
+(the pipeline's own, when there is no fast path) in a fixed handful of array operations. A
+binary model's pushes towards its two labels are opposites, so only one is computed and one
+sort ranks both. `tests/model/test_explain.py` checks both against the straightforward version.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from sklearn.pipeline import Pipeline
+
+from model.fastpath import FastScorer
 
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 DEFAULT_TOP_K = 6
@@ -31,8 +34,8 @@ _WORD_CACHE_SIZE = 65536  # distinct words whose term and n-gram ids are remembe
 class Explainer:
     """Per-class term weights of one fitted pipeline."""
 
-    def __init__(self, pipeline: Pipeline, char_ids: Callable[[str], np.ndarray] | None = None):
-        """`char_ids` (a word's character-vocabulary n-gram ids) may be shared with the fast path's cache."""
+    def __init__(self, pipeline: Pipeline, fast: FastScorer | None = None):
+        """With the pipeline's `fast` scorer, `explain_cleaned` counts through its compiled loops."""
         features = pipeline.named_steps["features"]
         word = dict(features.transformer_list)["word"]
         char = dict(features.transformer_list)["char"]
@@ -54,8 +57,11 @@ class Explainer:
             self._row_of_label = [(c, 1.0) for c in range(len(self.labels))]
         self._char_vocab = char.vocabulary_
         self._char_analyzer = char.build_analyzer()
-        self._ngrams_of = char_ids or lru_cache(maxsize=_WORD_CACHE_SIZE)(self._ngram_ids)
         self._word = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._word_uncached)
+        self._term = lru_cache(maxsize=_WORD_CACHE_SIZE)(_term_of)
+        self.fast = fast
+        # The character features' pushes, one column per computed row, as the compiled loops read them.
+        self._char_push = np.ascontiguousarray(np.vstack(self._rows)[:, self.n_word :].T)
         self._scratch = threading.local()  # per thread: feature id -> position in the ticket's features
 
     def _ngram_ids(self, word: str) -> np.ndarray:
@@ -65,7 +71,7 @@ class Explainer:
     def _word_uncached(self, word: str) -> tuple[str, np.ndarray]:
         """A lower-cased word's term (edge punctuation removed; may be empty) and its character
         n-gram feature ids, numbered as in the feature union (after the word features)."""
-        return _EDGE_PUNCT.sub("", word), np.asarray(self._ngrams_of(word), dtype=np.intp) + self.n_word
+        return _term_of(word), self._ngram_ids(word) + self.n_word
 
     def _positions(self) -> np.ndarray:
         """This thread's map from feature id to 1 + its position among a ticket's features (0: absent)."""
@@ -119,7 +125,32 @@ class Explainer:
                     w[empty] = 0.0
         else:
             weights = [c[1 : n_word_features + 1] for c in contrib]
-        terms = list(row_of_term)
+        return self._ranked(weights, list(row_of_term), top_k)
+
+    def explain_cleaned(self, cleaned: str, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
+        """`explain` of one cleaned ticket, its features counted by the fast scorer's compiled
+        loops (which also share each character n-gram's push among the words holding it)."""
+        if self.fast is None:
+            raise ValueError("explain_cleaned needs the pipeline's FastScorer; use explain with the ticket's features")
+        word_ids, word_values, pushes = self.fast.explanation_parts(cleaned, self._char_push)
+        names = self._names
+        # Word features are distinct terms; each word's term is one of them, or another word's, or new.
+        row_of_term = dict(zip([names[i] for i in word_ids.tolist()], range(len(word_ids))))
+        owners = [row_of_term.setdefault(term, len(row_of_term)) for term in map(self._term, cleaned.lower().split())]
+        weights = []
+        for r, row in enumerate(self._rows):
+            w = np.bincount(owners, weights=pushes[:, r], minlength=len(row_of_term)).astype(np.float64, copy=False)
+            w[: len(word_ids)] += row[word_ids] * word_values
+            weights.append(w)
+        empty = row_of_term.get("")
+        if empty is not None:  # words of punctuation only hold n-grams but are no term
+            for w in weights:
+                w[empty] = 0.0
+        return self._ranked(weights, list(row_of_term), top_k)
+
+    def _ranked(self, weights: list[np.ndarray], terms: list[str], top_k: int) -> list[dict[str, Any]]:
+        """The `{"term", "label", "weight"}` entries: per label its `top_k` terms pushing towards
+        it, all sorted by weight, highest first. `weights[r]`: each term's push of computed row r."""
         out: list[dict[str, Any]] = []
         if len(self._rows) == 1:  # binary: one array holds both labels' pushes, as opposite signs
             for label, ranked in zip(self.labels, _top_both(weights[0], terms, top_k)):
@@ -129,6 +160,11 @@ class Explainer:
                 out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in _top(weights[r] * sign, terms, top_k)]
         out.sort(key=lambda e: -e["weight"])
         return out
+
+
+def _term_of(word: str) -> str:
+    """A lowercased word's term: the word without punctuation at its edges (may be empty)."""
+    return _EDGE_PUNCT.sub("", word)
 
 
 def _top_both(weights: np.ndarray, names: list[str], top_k: int) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numba
@@ -29,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from model.ngrams import TOKEN_PATTERN, char_wb_grams
 from model.text import clean_text
 
-_WORD_CACHE_SIZE = 1 << 18  # distinct words the word table (and the explainer's cache) remember
+_WORD_CACHE_SIZE = 1 << 18  # distinct words the word table remembers
 
 
 class UnsupportedPipeline(ValueError):
@@ -79,7 +78,6 @@ class FastScorer:
         self.token_re = re.compile(word.token_pattern)
         self.unigrams, self.bigrams = word.ngram_range[0] == 1, word.ngram_range[1] == 2
         self._index_word_vocabulary(word.vocabulary_)
-        self._char_ids = lru_cache(maxsize=_WORD_CACHE_SIZE)(self.char_ids_uncached)
         self.table = WordTable(self)
 
     def _index_word_vocabulary(self, vocabulary: dict[str, int]) -> None:
@@ -108,14 +106,10 @@ class FastScorer:
         self.bigram_starts = np.searchsorted(self.bigram_codes, np.arange(len(tokens) + 1, dtype=np.int64) * len(tokens))
 
     # --- one word -----------------------------------------------------------------------
-    def char_ids_uncached(self, word: str) -> np.ndarray:
+    def char_ids(self, word: str) -> np.ndarray:
         """Ids of the known character n-grams of one lowercased word, as char_wb makes them."""
         vocab = self.char_vocab
         return np.array([vocab[g] for g in char_wb_grams(word, self.char_ngrams) if g in vocab], dtype=np.intp)
-
-    def char_ids(self, word: str) -> np.ndarray:
-        """`char_ids_uncached`, cached (shared with the explainer)."""
-        return np.asarray(self._char_ids(word))
 
     def token_ids(self, word: str) -> np.ndarray:
         """Token numbers of one lowercased whitespace-separated word (-1: a token in no word feature)."""
@@ -136,6 +130,14 @@ class FastScorer:
         FeatureUnion gives them: the word block first, sorted, then the character block in no
         particular order (sorting its hundreds of ids would cost more than the rest together)."""
         return self.table.feature_values(cleaned)
+
+    def explanation_parts(self, cleaned: str, char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What an explanation of one cleaned text is made of: its word features (sorted ids and
+        TF-IDF values), and for each of its whitespace-separated words (in order) the pushes of
+        the character n-grams it holds, each n-gram's push (`char_push[g]` times its TF-IDF
+        value) shared equally among the n-gram's occurrences in the text. `char_push` has one
+        row per character feature and one column per push computed."""
+        return self.table.explanation_parts(cleaned, char_push)
 
     def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Temperature-scaled softmax of decision scores (without the intercept)."""
@@ -176,7 +178,7 @@ class WordTable:
         n = len(self.rows)
         self.gram_starts = _grow(self.gram_starts, n + len(words) + 1)
         self.token_starts = _grow(self.token_starts, n + len(words) + 1)
-        self.grams = _append(self.grams, self.gram_starts, n, [self.scorer.char_ids_uncached(w) for w in words])
+        self.grams = _append(self.grams, self.gram_starts, n, [self.scorer.char_ids(w) for w in words])
         self.tokens = _append(self.tokens, self.token_starts, n, [self.scorer.token_ids(w) for w in words])
         for w in words:
             self.rows[w] = len(self.rows)
@@ -231,6 +233,14 @@ class WordTable:
         return np.concatenate([word_ids, char_ids + self.scorer.n_word]), np.concatenate([word_values, char_values])
 
 
+    def explanation_parts(self, cleaned: str, char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """See `FastScorer.explanation_parts`."""
+        ids, _, arrays = self._lookup([cleaned])
+        char_counts, word_counts = self._counts()
+        return _explanation_parts(ids, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(),
+                                  char_counts, word_counts, char_push)
+
+
 def _grow(array: np.ndarray, size: int) -> np.ndarray:
     """`array`, or a longer copy (at least twice as long) with room for `size` entries."""
     if size <= len(array):
@@ -254,6 +264,12 @@ def _append(flat: np.ndarray, starts: np.ndarray, n: int, parts: list[np.ndarray
 
 # 1 + log(count) of the small counts nearly every n-gram has: a table read costs less than a log.
 _SUBLINEAR_TF = np.concatenate([[0.0], np.log(np.arange(1, 256, dtype=np.float64)) + 1.0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _tf(count: int) -> float:
+    """Sublinear term frequency, 1 + log(count), of a count of at least 1."""
+    return _SUBLINEAR_TF[count] if count < len(_SUBLINEAR_TF) else np.log(count) + 1.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -325,7 +341,7 @@ def _tfidf(found: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> tuple[
         f = found[i]
         count = counts[f]
         counts[f] = 0
-        values[i] = (_SUBLINEAR_TF[count] if count < len(_SUBLINEAR_TF) else np.log(count) + 1.0) * weights[f, 0]
+        values[i] = _tf(count) * weights[f, 0]
         norm2 += values[i] * values[i]
     return values, np.sqrt(norm2)
 
@@ -363,6 +379,19 @@ def _scores(words: np.ndarray, starts: np.ndarray, gram_starts: np.ndarray, gram
 
 
 @numba.njit(cache=True, nogil=True)
+def _word_features(words: np.ndarray, token_starts: np.ndarray, tokens: np.ndarray, word_weights: np.ndarray,
+                   unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray,
+                   n_tokens: int, unigrams: bool, bigrams: bool, word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One text's word features: sorted ids and l2-normalised TF-IDF values."""
+    ids = np.sort(_count_word_grams(words, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes, bigram_features,
+                                    n_tokens, unigrams, bigrams, word_counts))
+    values, norm = _tfidf(ids, word_counts, word_weights)
+    if norm > 0.0:
+        values /= norm
+    return ids, values
+
+
+@numba.njit(cache=True, nogil=True)
 def _feature_values(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
                     tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
                     bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
@@ -370,13 +399,40 @@ def _feature_values(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarra
                     word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One text's TF-IDF features, l2-normalised per block: word ids (sorted) and values, then
     character ids and values (in no particular order)."""
-    word_ids = np.sort(_count_word_grams(words, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes,
-                                         bigram_features, n_tokens, unigrams, bigrams, word_counts))
-    word_values, word_norm = _tfidf(word_ids, word_counts, word_weights)
+    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, unigram_of_token, bigram_starts,
+                                           bigram_codes, bigram_features, n_tokens, unigrams, bigrams, word_counts)
     char_ids = _count_char_grams(words, gram_starts, grams, char_counts)
     char_values, char_norm = _tfidf(char_ids, char_counts, char_weights)
-    if word_norm > 0.0:
-        word_values /= word_norm
     if char_norm > 0.0:
         char_values /= char_norm
     return word_ids, word_values, char_ids, char_values
+
+
+@numba.njit(cache=True, nogil=True)
+def _explanation_parts(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
+                       tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
+                       bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
+                       unigrams: bool, bigrams: bool, char_counts: np.ndarray, word_counts: np.ndarray,
+                       char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One text's word features (sorted ids, values) and, per word of the text, the shared
+    pushes of its character n-grams (see `FastScorer.explanation_parts`)."""
+    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, unigram_of_token, bigram_starts,
+                                           bigram_codes, bigram_features, n_tokens, unigrams, bigrams, word_counts)
+    found = _count_char_grams(words, gram_starts, grams, char_counts)
+    norm2 = 0.0
+    for g in found:
+        value = _tf(char_counts[g]) * char_weights[g, 0]
+        norm2 += value * value
+    norm = np.sqrt(norm2)
+    pushes = np.zeros((len(words), char_push.shape[1]))
+    if norm > 0.0:
+        for j in range(len(words)):
+            for q in range(gram_starts[words[j]], gram_starts[words[j] + 1]):
+                g = grams[q]
+                count = char_counts[g]
+                value = _tf(count) * char_weights[g, 0] / norm
+                for r in range(char_push.shape[1]):
+                    pushes[j, r] += char_push[g, r] * value / count
+    for g in found:
+        char_counts[g] = 0
+    return word_ids, word_values, pushes

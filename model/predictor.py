@@ -45,7 +45,7 @@ class TriageModel:
             self.fast: FastScorer | None = FastScorer(pipeline)
         except UnsupportedPipeline:
             self.fast = None  # a pipeline of another shape still predicts, through scikit-learn
-        self.explainer = Explainer(pipeline, self.fast.char_ids if self.fast is not None else None)
+        self.explainer = Explainer(pipeline, self.fast)
 
     @classmethod
     def load(cls, model_dir: str | Path, target_precision: float | None = None,
@@ -93,9 +93,10 @@ class TriageModel:
         out = []
         for i, text in enumerate(cleaned):
             terms: list[dict[str, Any]] = []
-            if explain:
-                ids, values = self.fast.feature_values(text) if self.fast is not None else (x[i].indices, x[i].data)
-                terms = self.explainer.explain(text, ids, values, top_k)
+            if explain and self.fast is not None:
+                terms = self.explainer.explain_cleaned(text, top_k)
+            elif explain:
+                terms = self.explainer.explain(text, x[i].indices, x[i].data, top_k)
             out.append(Prediction(
                 route=routes[i], label=labels[i], confidence=float(confidence[i]),
                 probabilities={lab: float(p) for lab, p in zip(self.labels, proba[i])}, explanation=terms,

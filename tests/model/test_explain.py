@@ -1,6 +1,7 @@
-"""Explanations: the array-based `Explainer.explain` gives the terms and weights of the
-straightforward implementation it replaced (kept below as the reference), on every shipped
-ticket, on odd texts, on fuzzed text, and for a model with more than two labels."""
+"""Explanations: the array-based `Explainer.explain` and the compiled `explain_cleaned` give the
+terms and weights of the straightforward implementation they replaced (kept below as the
+reference), on every shipped ticket, on odd texts, on fuzzed text, and for a model with more
+than two labels."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 
 from model.explain import Explainer
+from model.fastpath import FastScorer
 from model.pipeline import build_pipeline
 from model.predictor import TriageModel
 from model.text import clean_text
@@ -98,7 +100,9 @@ def test_every_shipped_ticket_gets_the_reference_explanation(small: tuple[Triage
         cleaned = clean_text(text)
         idx, val = features_of(model, cleaned)
         for top_k in ((6, 1, 3, 50) if i < 200 else (6,)):
-            assert_same(model.explainer.explain(cleaned, idx, val, top_k), reference.explain(cleaned, idx, val, top_k), text)
+            want = reference.explain(cleaned, idx, val, top_k)
+            assert_same(model.explainer.explain(cleaned, idx, val, top_k), want, text)
+            assert_same(model.explainer.explain_cleaned(cleaned, top_k), want, text)
 
 
 def test_the_pipelines_own_features_give_the_same_explanation(small: tuple[TriageModel, ReferenceExplainer]) -> None:
@@ -127,6 +131,7 @@ def test_odd_texts_get_the_reference_explanation(small: tuple[TriageModel, Refer
     for top_k in (0, 1, 6, 50):
         got = model.explainer.explain(cleaned, idx, val, top_k)
         assert_same(got, reference.explain(cleaned, idx, val, top_k), text)
+        assert_same(model.explainer.explain_cleaned(cleaned, top_k), got, text)
         assert all(e["weight"] > 0 for e in got), "only terms that push towards a label are listed"
         assert [e["weight"] for e in got] == sorted((e["weight"] for e in got), reverse=True), "heaviest first"
         for label in model.labels:
@@ -149,7 +154,9 @@ def test_fuzzed_text_gets_the_reference_explanation(small: tuple[TriageModel, Re
     model, reference = small
     cleaned = clean_text(text)
     idx, val = features_of(model, cleaned)
-    assert_same(model.explainer.explain(cleaned, idx, val, 4), reference.explain(cleaned, idx, val, 4), text)
+    want = reference.explain(cleaned, idx, val, 4)
+    assert_same(model.explainer.explain(cleaned, idx, val, 4), want, text)
+    assert_same(model.explainer.explain_cleaned(cleaned, 4), want, text)
 
 
 def test_a_model_with_three_labels_gets_the_reference_explanation(tickets_frame: pd.DataFrame) -> None:
@@ -159,10 +166,17 @@ def test_a_model_with_three_labels_gets_the_reference_explanation(tickets_frame:
     labels = [lab if lab == "support" else ("delivery_sv" if lang == "sv" else "delivery_other") for lab, lang in zip(frame["label"], frame["language"])]
     assert len(set(labels)) == 3, "the test needs three labels"
     pipeline = build_pipeline(calibration_folds=2).fit(texts, labels)
-    explainer, reference = Explainer(pipeline), ReferenceExplainer(pipeline)
+    explainer, reference = Explainer(pipeline, FastScorer(pipeline)), ReferenceExplainer(pipeline)
     x = pipeline.named_steps["features"].transform([clean_text(t) for t in texts[:60]]).tocsr()
     for i, text in enumerate(texts[:60]):
         cleaned = clean_text(text)
         got = explainer.explain(cleaned, x[i].indices, x[i].data, 3)
         assert {e["label"] for e in got} <= set(explainer.labels), "labels are the model's"
         assert_same(got, reference.explain(cleaned, x[i].indices, x[i].data, 3), text)
+        assert_same(explainer.explain_cleaned(cleaned, 3), got, text)
+
+
+def test_explain_cleaned_needs_the_fast_scorer(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, _ = small
+    with pytest.raises(ValueError, match="FastScorer"):
+        Explainer(model.pipeline).explain_cleaned("synken")
