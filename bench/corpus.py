@@ -24,7 +24,7 @@ def texts_of_length(words: int, count: int = 200) -> list[str]:
     if len(near) >= count:
         return near[:count]
     rng = random.Random(_SEED)
-    out = []
+    out: list[str] = []
     while len(out) < count:
         parts: list[str] = []
         while sum(len(p.split()) for p in parts) < words:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -79,7 +80,16 @@ def batch_throughput(model: TriageModel, words: int = 60, batch: int = 1000, rep
     }
 
 
-def pin_to_one_core() -> None:
-    """Run on one core with single-threaded BLAS, as the targets are stated per core."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Run the block on one core, as the in-process targets are stated per core; then give the
+    process (and the processes it starts later, which inherit it) all its cores back."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)

@@ -1,5 +1,6 @@
 """The fast path must give the saved pipeline's probabilities to within 1e-9."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,17 @@ def test_explanations_are_the_same_through_either_path(small_model_dir: Path) ->
     for a, b in zip(fast, slow):
         assert [e["term"] for e in a.explanation] == [e["term"] for e in b.explanation]
         assert a.probabilities == pytest.approx(b.probabilities, abs=TOLERANCE)
+
+
+def test_threads_scoring_at_once_get_the_one_thread_results(small: tuple) -> None:  # type: ignore[type-arg]
+    # Words are added to the shared table under a lock; the compiled loops run without the GIL,
+    # each thread in its own count arrays.
+    pipeline, _ = small
+    texts = shipped_texts()[:400]
+    expected = FastScorer(pipeline).predict_proba(texts)
+    fast = FastScorer(pipeline)  # a fresh table: the threads race to add the same new words
+    chunks = [texts[i::4] for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda chunk: [fast.predict_proba([t]) for t in chunk], chunks))
+    for i, chunk_result in enumerate(results):
+        assert np.abs(np.vstack(chunk_result) - expected[i::4]).max() <= 1e-12
