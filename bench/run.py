@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.asgi import asgi_breakdown
 from bench.corpus import TICKETS
 from bench.inprocess import batch_throughput, one_core, single_ticket
 from bench.service import service_benchmark
@@ -58,7 +59,7 @@ def _growth(runs: list[dict[str, Any]], i: int) -> str:
 
 
 def write_doc(results: dict[str, Any]) -> None:
-    m, s60, s600, b, svc = (results[k] for k in ("machine", "single_60", "single_600", "batch", "service"))
+    m, s60, s600, b, svc, a = (results[k] for k in ("machine", "single_60", "single_600", "batch", "service", "asgi"))
     lines = [
         "# Benchmarks",
         "",
@@ -107,6 +108,23 @@ def write_doc(results: dict[str, Any]) -> None:
         "",
         f"Predict throughput is {svc['predict_vs_healthz']:.0%} of /healthz's (target: at least 60%).",
         "",
+        "Inside the server (`bench/asgi.py`: the same app called in process, without HTTP, one core; medians per request):",
+        "",
+        "| | us |",
+        "|---|---|",
+        f"| GET /healthz | {a['healthz_us']:.0f} |",
+        f"| POST /v1/predict, default explanation (6 terms per label) | {a['predict_us']:.0f} |",
+        f"| POST /v1/predict, no explanation (`TRIAGE_EXPLAIN_TERMS=0`) | {a['predict_unexplained_us']:.0f} |",
+        f"| of the former: cleaning | {a['cleaning_us']:.0f} |",
+        f"| model, explanation, language and response model (`classify`) | {a['classify_us']:.0f} |",
+        f"| of which the model alone, with its explanation / without | {a['model_explained_us']:.0f} / {a['model_us']:.0f} |",
+        f"| of which language detection | {a['language_us']:.0f} |",
+        f"| serialising the response | {a['serialise_us']:.0f} |",
+        f"| review-queue writes ({a['review_share']:.0%} of these tickets go to review) | {a['review_share'] * a['review_write_us']:.0f} |",
+        f"| the rest: FastAPI's handling of a JSON POST (routing, middleware, body, validation, API-key dependency) | {a['fastapi_us']:.0f} |",
+        "",
+        "uvicorn's HTTP handling adds to each request what separates the loopback figures above from these.",
+        "",
         "## 4. Training",
         "",
         f"Tickets resampled from the shipped ones with word-level perturbations (timing only); on all {m['cores']} cores, a fresh process per size, "
@@ -149,6 +167,7 @@ def main() -> None:
         save_model(train(load_tickets([TICKETS])), model_dir, [TICKETS])
         results["service"] = service_benchmark(model_dir, duration=5 if args.quick else 20)
         with one_core():
+            results["asgi"] = asgi_breakdown(model_dir)
             model = TriageModel.load(model_dir)
             results["single_60"] = single_ticket(model, 60)
             results["single_600"] = single_ticket(model, 600)
