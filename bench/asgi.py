@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.corpus import texts_of_length
+from bench.inprocess import latencies_taking_turns
 from model.decision import REVIEW
 from model.language import detect_language
 from service.config import load_settings
@@ -68,15 +69,7 @@ async def _median_us(app: Any, method: str, path: str, bodies: list[bytes]) -> f
 
 
 def _step_us(fn: Callable[[Any], Any], items: list[Any]) -> float:
-    for item in items[:20]:
-        fn(item)
-    out = []
-    for _ in range(REPEATS):
-        for item in items:
-            start = time.perf_counter_ns()
-            fn(item)
-            out.append(time.perf_counter_ns() - start)
-    return float(np.median(out)) / 1000
+    return float(np.median(latencies_taking_turns({"step": fn}, items, REPEATS)["step"]))
 
 
 def _endpoint_steps(app: Any, texts: list[str], bodies: list[bytes]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from model.text import clean_text
 REPEATS = 5
 
 
-def _latencies_taking_turns(fns: dict[str, Callable[[str], Any]], texts: Sequence[str], repeats: int = REPEATS) -> dict[str, np.ndarray]:
+def latencies_taking_turns(fns: dict[str, Callable[[Any], Any]], texts: Sequence[Any], repeats: int = REPEATS) -> dict[str, np.ndarray]:
     """Microseconds per call of each function. The functions take turns, a block of all the
     texts each, `repeats` times: a burst of load on this shared machine falls on all of them
     alike, while within a block each runs warm, as it would serving requests back to back
@@ -38,7 +38,7 @@ def _latencies_taking_turns(fns: dict[str, Callable[[str], Any]], texts: Sequenc
 def single_ticket(model: TriageModel, words: int) -> dict[str, Any]:
     """p50/p99 of one-ticket prediction: the project's path against `pipeline.predict_proba`."""
     texts = texts_of_length(words, 200)
-    lat = _latencies_taking_turns({
+    lat = latencies_taking_turns({
         "ours": lambda t: model.predict([t]),
         "ours_explained": lambda t: model.predict([t], explain=True),
         "plain": lambda t: model.pipeline.predict_proba([t]),

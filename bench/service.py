@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,9 @@ def rss_mib(pid: int) -> float:
 
 def _combined(rounds: list[LoadResult]) -> LoadResult:
     """The rounds of one endpoint as one load run."""
-    status: dict[int, int] = {}
-    for r in rounds:
-        for code, n in r.status_counts.items():
-            status[code] = status.get(code, 0) + n
+    status = sum((Counter(r.status_counts) for r in rounds), Counter[int]())
     return LoadResult(requests=sum(r.requests for r in rounds), errors=sum(r.errors for r in rounds), seconds=sum(r.seconds for r in rounds),
-                      latencies_ms=[x for r in rounds for x in r.latencies_ms], status_counts=status)
+                      latencies_ms=[x for r in rounds for x in r.latencies_ms], status_counts=dict(status))
 
 
 def summary(result: LoadResult) -> dict[str, Any]:

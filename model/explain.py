@@ -119,13 +119,9 @@ class Explainer:
                 w = np.bincount(owner, weights=c[col] * share, minlength=len(row_of_term)).astype(np.float64, copy=False)
                 w[:n_word_features] += c[1 : n_word_features + 1]
                 weights.append(w)
-            empty = row_of_term.get("")
-            if empty is not None:  # words of punctuation only hold n-grams but are no term
-                for w in weights:
-                    w[empty] = 0.0
         else:
             weights = [c[1 : n_word_features + 1] for c in contrib]
-        return self._ranked(weights, list(row_of_term), top_k)
+        return self._ranked(weights, row_of_term, top_k)
 
     def explain_cleaned(self, cleaned: str, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
         """`explain` of one cleaned ticket, its features counted by the fast scorer's compiled
@@ -142,15 +138,17 @@ class Explainer:
             w = np.bincount(owners, weights=pushes[:, r], minlength=len(row_of_term)).astype(np.float64, copy=False)
             w[: len(word_ids)] += row[word_ids] * word_values
             weights.append(w)
+        return self._ranked(weights, row_of_term, top_k)
+
+    def _ranked(self, weights: list[np.ndarray], row_of_term: dict[str, int], top_k: int) -> list[dict[str, Any]]:
+        """The `{"term", "label", "weight"}` entries: per label its `top_k` terms pushing towards
+        it, all sorted by weight, highest first. `weights[r][row_of_term[t]]`: term t's push of
+        computed row r."""
         empty = row_of_term.get("")
         if empty is not None:  # words of punctuation only hold n-grams but are no term
             for w in weights:
                 w[empty] = 0.0
-        return self._ranked(weights, list(row_of_term), top_k)
-
-    def _ranked(self, weights: list[np.ndarray], terms: list[str], top_k: int) -> list[dict[str, Any]]:
-        """The `{"term", "label", "weight"}` entries: per label its `top_k` terms pushing towards
-        it, all sorted by weight, highest first. `weights[r]`: each term's push of computed row r."""
+        terms = list(row_of_term)
         out: list[dict[str, Any]] = []
         if len(self._rows) == 1:  # binary: one array holds both labels' pushes, as opposite signs
             for label, ranked in zip(self.labels, _top_both(weights[0], terms, top_k)):

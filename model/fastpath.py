@@ -163,8 +163,10 @@ class WordTable:
         self._lock = threading.Lock()
         self._scratch = threading.local()  # per thread: the count arrays the compiled loops work in
         self._reset()
-        self.scores(["warm up the compiled loops"])  # compiles them, or loads numba's cache, at load time
-        self.feature_values("warm up")
+        # Compile the loops a served prediction runs (or load numba's cache) at load time, not on a
+        # first request; a char_push of one column has the type of any other.
+        self.scores(["warm up the compiled loops"])
+        self.explanation_parts("warm up", np.zeros((len(scorer.char_weights), 1)))
 
     def _reset(self) -> None:
         self.rows: dict[str, int] = {}
@@ -231,7 +233,6 @@ class WordTable:
         word_ids, word_values, char_ids, char_values = _feature_values(
             ids, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(), char_counts, word_counts)
         return np.concatenate([word_ids, char_ids + self.scorer.n_word]), np.concatenate([word_values, char_values])
-
 
     def explanation_parts(self, cleaned: str, char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """See `FastScorer.explanation_parts`."""
