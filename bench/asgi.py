@@ -25,10 +25,10 @@ from bench.corpus import texts_of_length
 from bench.inprocess import latencies_taking_turns
 from model.decision import REVIEW
 from model.language import detect_language
+from service.app import create_app
 from service.config import load_settings
-from service.main import create_app
-from service.routes.predict import classify, clean_ticket, json_response, queue_reviews
-from service.schemas import PredictRequest
+from service.predict.routes import classify, clean_ticket, json_response, queue_reviews
+from service.predict.schemas import PredictRequest
 
 REPEATS = 3
 

@@ -114,7 +114,7 @@ def versions(registry: Path) -> int:
 
 
 def export_reviews(database_url: str, out: Path) -> int:
-    from service.store.export import export_reviews as export
+    from service.review.export import export_reviews as export
 
     summary = export(database_url, out)
     agreement = "n/a" if summary.agreement is None else f"{summary.agreement:.1%}"
@@ -126,7 +126,7 @@ def export_reviews(database_url: str, out: Path) -> int:
 
 
 def purge_reviews(database_url: str, older_than_days: int) -> int:
-    from service.store.export import purge_reviews as purge
+    from service.review.export import purge_reviews as purge
 
     if older_than_days < 0:
         raise ValueError(f"--older-than-days must be 0 or more, got {older_than_days}")

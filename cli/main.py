@@ -10,7 +10,7 @@ from pathlib import Path
 from model.data import EXPORT_FORMATS, ColumnMap, DataError
 from model.decision import DEFAULT_TARGET_PRECISION
 from model.registry import ModelError
-from service.store import StoreError
+from service.db.errors import StoreError
 
 EXIT_BAD_INPUT = 2
 

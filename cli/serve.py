@@ -34,7 +34,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def serve(args: argparse.Namespace) -> int:
-    from service.main import run
+    from service.app import run
 
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "model": args.model, "registry": args.registry,

@@ -29,7 +29,7 @@ _EXCERPT_CHARS = 160
 
 
 class ExportSummary(Protocol):
-    """What a review export reports (service.store's ExportSummary has these attributes)."""
+    """What a review export reports (service.review.training's ExportSummary has these attributes)."""
 
     count: int
     per_label: dict[str, int]
@@ -80,7 +80,7 @@ def empty_tickets() -> pd.DataFrame:
 
 
 def review_tickets(export: ReviewExport, database_url: str | None, out_csv: str | Path) -> ReviewTickets:
-    """Export the decided reviews of `database_url` with `export` (service.store.export.export_reviews)
+    """Export the decided reviews of `database_url` with `export` (service.review.export.export_reviews)
     into `out_csv` and load them; an absent database or no decisions yields no tickets, said so."""
     if not database_url:
         return ReviewTickets(empty_tickets(), "No review database given: training without decided reviews.")

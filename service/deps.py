@@ -17,8 +17,7 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
-from service.review_hook import ReviewHook
-from service.web_session import SessionCodec
+from service.review import ReviewHook, SessionCodec
 
 
 @dataclass

@@ -12,9 +12,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.schemas import ErrorResponse
+
+class ErrorDetail(BaseModel):
+    """What went wrong, as a stable machine-readable code and a message saying what to fix."""
+
+    code: str = Field(description="stable error code, e.g. `invalid_request`, `missing_api_key`, `ticket_too_long`")
+    message: str = Field(description="what went wrong and what to change")
+    details: dict[str, Any] | None = Field(default=None, description="extra facts for some errors (e.g. readiness state)")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
 
 _DESCRIPTIONS = {
     400: "Malformed JSON.",

@@ -12,12 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from model.decision import REVIEW
 from model.language import LANGUAGES
 from service.errors import describe_validation_errors
-from service.schemas import CustomerMessage, NextStep
 
 DEFAULT_FILE = Path(__file__).with_name("next_steps.toml")
 # The customer message's language for each detected ticket language.
 MESSAGE_LANGUAGE = {"sv": "sv", "mixed": "sv", "en": "en", "unknown": "en"}
 assert set(MESSAGE_LANGUAGE) == set(LANGUAGES), "every detectable language needs a message language"
+
+
+class CustomerMessage(BaseModel):
+    """A ready-to-send reply to the customer, in the ticket's language."""
+
+    language: str = Field(description="`sv` or `en`")
+    text: str
+
+
+class NextStep(BaseModel):
+    """What to do with the ticket now (texts from service/next_steps.toml)."""
+
+    action: str = Field(description="e.g. `delivery_task`, `support_queue`, `human_review`")
+    queue: str
+    steps: list[str]
+    customer_message: CustomerMessage | None = None
 
 
 class _Messages(BaseModel):

@@ -15,8 +15,8 @@ from model.predictor import TriageModel
 from model.registry import current_version, publish, save_model, verify_model
 from model.train import train
 from service.config import ConfigError, Settings
+from service.db.engine import make_engine
 from service.next_steps import load_next_steps
-from service.store import ReviewStore
 
 log = logging.getLogger("triage.service")
 
@@ -60,7 +60,7 @@ def preflight(settings: Settings, model_dir: Path) -> None:
     # Verifying hashes is not loading: a file damaged along with its recorded hash is refused
     # here, with its reason, instead of failing the server's start-up with a traceback.
     TriageModel.load(model_dir, target_precision=settings.target_precision, thresholds=settings.thresholds or None)
-    ReviewStore(settings.database_url).close()  # checks the URL further and creates a SQLite folder
+    make_engine(settings.database_url).dispose()  # checks the URL further and creates a SQLite folder
     _check_port_free(settings.host, settings.port)
 
 

@@ -90,7 +90,8 @@ def test_publish_versions_and_rollback(small_model_dir: Path, tmp_path: Path, ca
 
 
 def test_export_reviews_feeds_training(small_tickets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from service.store import NewReviewItem, ReviewStore
+    from service.review.items import NewReviewItem
+    from service.review.store import ReviewStore
 
     url = f"sqlite:///{tmp_path / 'reviews.db'}"
     store = ReviewStore(url)

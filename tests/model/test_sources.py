@@ -123,8 +123,9 @@ def test_review_tickets_without_database_or_decisions(tmp_path: Path) -> None:
 
 
 def test_review_tickets_from_the_real_review_store(tmp_path: Path) -> None:
-    from service.store import NewReviewItem, ReviewStore
-    from service.store.export import export_reviews
+    from service.review.export import export_reviews
+    from service.review.items import NewReviewItem
+    from service.review.store import ReviewStore
 
     url = f"sqlite:///{tmp_path / 'reviews.db'}"
     with ReviewStore(url) as store:

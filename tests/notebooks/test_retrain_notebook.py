@@ -21,7 +21,8 @@ from nbclient import NotebookClient
 
 from model.predictor import TriageModel
 from model.registry import METADATA_FILE, current_version, list_versions, publish
-from service.store import NewReviewItem, ReviewStore
+from service.review.items import NewReviewItem
+from service.review.store import ReviewStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "retrain.ipynb"

@@ -19,8 +19,8 @@ import pytest
 from model.data import load_tickets
 from model.registry import publish, save_model
 from model.train import train
+from service.app import create_app
 from service.config import ENV_PREFIX, Settings, load_settings
-from service.main import create_app
 
 with warnings.catch_warnings():
     # Starlette's TestClient warns that it will move to httpx2; the project still pins httpx.

@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
+from service.app import create_app
 from service.auth import ROLES
 from service.config import load_settings
-from service.main import create_app
-from service.store import ReviewStore
+from service.review.store import ReviewStore
 from tests.service.conftest import DELIVERY_SV, REVIEW_ALL, SUPPORT_SV, TestClient
 
 KEY_OF_ROLE = {role: f"{role}-only-key-0123456789abcdef" for role in sorted(ROLES)}

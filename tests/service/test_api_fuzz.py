@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from service.app import create_app
 from service.config import load_settings
-from service.main import create_app
 from tests.service.conftest import DELIVERY_SV, REVIEW_ALL, SUPPORT_SV, TestClient
 
 ALL_ROLES_KEY = "all-roles-key-0123456789abcdef"

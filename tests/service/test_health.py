@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from service.main import create_app
+from service.app import create_app
 from service.metrics import REVIEW_RATE_WINDOW, Metrics
 from tests.service.conftest import ROUTE_ALL, SUPPORT_SV, ClientFactory, SettingsFactory, TestClient
 

@@ -1,1 +1,0 @@
-"""Alembic migrations of the review store; run through `ReviewStore.migrate()`."""

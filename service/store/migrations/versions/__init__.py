@@ -1,1 +1,0 @@
-"""Revisions of the review store schema, one module each."""

@@ -1,0 +1,1 @@
+"""Tests of service.db, the database every feature's tables live in."""

@@ -1,0 +1,1 @@
+"""Tests of service.predict, the prediction endpoints."""

@@ -1,1 +1,0 @@
-"""Tests of service.store, the review-queue persistence."""
