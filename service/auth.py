@@ -91,6 +91,11 @@ def parse_keys(text: str, source: str) -> KeyRing:
     return KeyRing(tuple(entries))
 
 
+def estimated_guesses_log10(secret: str) -> float:
+    """zxcvbn's estimate of the guesses it takes to find `secret` (as a power of ten), from its first 72 characters."""
+    return float(zxcvbn(secret[:_ZXCVBN_MAX_LENGTH])["guesses_log10"])
+
+
 def check_key_strength(key: str, where: str) -> None:
     """Refuse a key that cannot be sent in a header or is easy to guess; the message never quotes it."""
     if not _HEADER_SAFE.fullmatch(key):
@@ -100,7 +105,7 @@ def check_key_strength(key: str, where: str) -> None:
         raise ValueError(f"{where} is shorter than {MIN_KEY_LENGTH} characters; {_GENERATE}")
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"{where} is longer than {MAX_KEY_LENGTH} characters; {_GENERATE}")
-    guesses_log10 = float(zxcvbn(key[:_ZXCVBN_MAX_LENGTH])["guesses_log10"])
+    guesses_log10 = estimated_guesses_log10(key)
     if guesses_log10 < MIN_KEY_GUESSES_LOG10:
         raise ValueError(f"{where} is easy to guess (about 10^{guesses_log10:.0f} guesses; at least 10^{MIN_KEY_GUESSES_LOG10} are needed: "
                          f"words, names, repeats and sequences such as 1234 or abcd make a key weak); {_GENERATE}")

@@ -14,12 +14,15 @@ from typing import Any
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.auth import KeyRing, parse_keys
+from service.auth import KeyRing, estimated_guesses_log10, parse_keys
 from service.next_steps import DEFAULT_FILE as DEFAULT_NEXT_STEPS
 
 ENV_PREFIX = "TRIAGE_"
 DEFAULT_DATABASE_URL = "sqlite:///var/triage.db"
 MIN_SESSION_SECRET_LENGTH = 32  # a shorter signing key could be guessed
+# A session cookie (any browser gets one) lets an attacker test guesses of the secret offline,
+# at billions a second, so it must be far harder to guess than an API key: about 66 bits.
+MIN_SESSION_SECRET_GUESSES_LOG10 = 20
 _OPTIONS = {  # `triage serve` option of each setting that has one, for error messages
     "host": "--host", "port": "--port", "model": "--model", "registry": "--registry", "database_url": "--database",
     "thresholds": "--threshold", "target_precision": "--target-precision", "api_keys_file": "--api-keys-file",
@@ -87,9 +90,11 @@ class Settings(BaseSettings):
     @field_validator("session_secret")
     @classmethod
     def _session_secret_long(cls, value: SecretStr | None) -> SecretStr | None:
+        generate = "generate one with python -c \"import secrets; print(secrets.token_urlsafe(32))\""
         if value is not None and len(value.get_secret_value()) < MIN_SESSION_SECRET_LENGTH:
-            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters; generate one with "
-                             "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters; {generate}")
+        if value is not None and estimated_guesses_log10(value.get_secret_value()) < MIN_SESSION_SECRET_GUESSES_LOG10:
+            raise ValueError(f"is easy to guess (words, repeats or sequences); {generate}")
         return value
 
     @field_validator("database_url")

@@ -1,8 +1,9 @@
 """Hand tickets routed to review to the review store, holding them in the retry buffer while it is down.
 
 While the database is unavailable (down, or slower than `TRIAGE_DATABASE_TIMEOUT` to take a
-write), review items wait in the retry buffer on local disk (`service.review.buffer`), which a
-background task flushes, oldest first, once the database is back. While anything waits there,
+write; a background check looks every retry interval, even when no ticket comes), review items
+wait in the retry buffer on local disk (`service.review.buffer`), which a background task
+flushes, oldest first, once the database is back. While anything waits there,
 new items queue behind it (so a later prediction for a ticket never gets overwritten by an
 earlier one) and no request waits on the database at all. When the buffer cannot take an item
 (full, or its file cannot be written), `submit` raises `ReviewQueueFull` and the prediction
@@ -63,6 +64,7 @@ class ReviewHook:
         self.limiter = anyio.CapacityLimiter(HANDOFF_THREADS)
         self._flush_lock = threading.Lock()  # one flush at a time; `submit` never takes it
         self._needs_migration = False
+        self._store_down = False  # the last write or check found the database unavailable
         self._refusing = False  # the last item offered to the buffer was refused
         metrics.watch_review_buffer(lambda: len(self.buffer), lambda: self.buffer.size_bytes)
 
@@ -72,8 +74,8 @@ class ReviewHook:
 
     @property
     def available(self) -> bool:
-        """Whether items go straight to the database (nothing waits in the buffer)."""
-        return not len(self.buffer) and not self._needs_migration
+        """Whether items go straight to the database (it answered last time, and nothing waits in the buffer)."""
+        return not self._store_down and not len(self.buffer) and not self._needs_migration
 
     @property
     def refusing(self) -> bool:
@@ -99,6 +101,7 @@ class ReviewHook:
                 stored = self.store.enqueue(item)
                 return Handoff(queued=True, item_id=stored.id)
             except StoreUnavailable as e:
+                self._store_down = True  # the next requests go to the buffer without waiting for the database
                 log.warning("review store unavailable; buffering review items", extra={"fields": {"reason": str(e)}})
             except StoreError as e:
                 return self._rejected(e)
@@ -132,6 +135,7 @@ class ReviewHook:
                 if self._needs_migration:
                     self.store.migrate()
                     self._needs_migration = False
+                    self._store_down = False
                 while (oldest := self.buffer.oldest()) is not None:
                     seq, item = oldest
                     try:
@@ -143,8 +147,9 @@ class ReviewHook:
                     self.buffer.remove(seq)
                     moved += 1
                     self._refusing = False
+                    self._store_down = False  # it took a write
         except StoreUnavailable:
-            pass  # still down: the items wait for the next attempt
+            self._store_down = True  # still down: the items wait for the next attempt
         except StoreError as e:
             log.error("review store migration failed; review items stay buffered", extra={"fields": {"reason": str(e)}})
         finally:
@@ -153,15 +158,31 @@ class ReviewHook:
             log.info("review buffer flushed", extra={"fields": {"moved": moved, "waiting": len(self.buffer)}})
         return moved
 
+    def check(self) -> None:
+        """See whether the database answers, so readiness and the next request know before a ticket waits on it."""
+        was_down = self._store_down
+        try:
+            self.store.ping()
+        except StoreUnavailable as e:
+            self._store_down = True
+            if not was_down:
+                log.error("review store unavailable; review items will be buffered until it is back", extra={"fields": {"reason": str(e)}})
+            return
+        except StoreError:
+            return  # answering, with some other fault: writes will say which
+        if not len(self.buffer) and not self._needs_migration:
+            self._store_down = False  # with items waiting, only a successful flush says the database takes writes again
+
     async def flush_forever(self, interval: float) -> None:
-        """Flush the buffer every `interval` seconds while it holds anything (background task)."""
+        """Every `interval` seconds, check the database and flush the buffer while it holds anything (background task)."""
         while True:
             await asyncio.sleep(interval)
-            if not self.available:
-                try:
+            try:
+                await anyio.to_thread.run_sync(self.check)
+                if not self.available:
                     await anyio.to_thread.run_sync(self.flush)
-                except Exception:  # a background task that died would leave the buffer unflushed unnoticed
-                    log.exception("review buffer flush failed")
+            except Exception:  # a background task that died would leave the buffer unflushed unnoticed
+                log.exception("review buffer flush failed")
 
     def close(self) -> None:
         """Close the store's connections and the buffer's file."""

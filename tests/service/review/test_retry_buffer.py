@@ -4,6 +4,7 @@ never makes a request wait; a locked PostgreSQL table sends review items to it i
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -142,6 +143,7 @@ def test_a_locked_postgresql_table_sends_review_items_to_the_buffer_instead_of_h
         assert client.get("/v1/model", headers=predict).status_code == 200 and time.monotonic() - model_started < 1, "other endpoints answer"
         listed = client.get("/v1/review/items", headers=review)
         assert listed.status_code == 503 and listed.json()["error"]["code"] == "review_store_unavailable", f"reads give up too: {listed.text}"
+        assert listed.headers["retry-after"] == "5", "a 503 says when to try again"
         ready = client.get("/readyz").json()
         assert ready["review_store"] == "unavailable" and ready["review_buffer"] == 5, f"readyz tells the truth: {ready}"
     finally:
@@ -151,3 +153,17 @@ def test_a_locked_postgresql_table_sends_review_items_to_the_buffer_instead_of_h
     with ReviewStore(postgres_url) as store:
         assert sorted(i.ticket_id for i in store.list_pending(limit=50)) == [f"P-{n}" for n in range(6)], "every ticket reached the queue once"
     engine.dispose()
+
+
+def test_readiness_learns_of_a_database_outage_without_any_ticket(make_client: ClientFactory, tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    client = make_client(database_url=f"sqlite:///{folder / 'reviews.db'}", review_buffer_file=tmp_path / "buffer.db",
+                         review_retry_interval=0.1)
+    assert client.get("/readyz").json()["review_store"] == "ok", "the database answers at first"
+    client.app.state.services.review.store.close()  # drop pooled connections, as a restarted database server would
+    shutil.rmtree(folder)
+    folder.write_text("a file where the database's folder was")  # the database cannot be opened now
+    assert _wait_for(lambda: client.get("/readyz").json()["review_store"] == "unavailable", 5), "the background check notices"
+    folder.unlink()
+    folder.mkdir()
+    assert _wait_for(lambda: client.get("/readyz").json()["review_store"] == "ok", 5), "and notices the database is back"
