@@ -17,7 +17,7 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
-from service.review import ReviewHook, SessionCodec
+from service.review import LivePrecisionWatch, ReviewHook, SessionCodec
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Services:
     holder: ModelHolder
     review: ReviewHook
     sessions: SessionCodec
+    live_precision: LivePrecisionWatch
 
 
 async def get_services(request: Request) -> Services:

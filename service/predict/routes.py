@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from model.decision import REVIEW
 from model.language import detect_language
@@ -17,7 +18,7 @@ from service.auth import require_role
 from service.deps import ModelDep, Services, ServicesDep
 from service.errors import ApiError, ErrorDetail, describe_validation_errors, error_responses
 from service.predict.schemas import BatchItem, BatchRequest, BatchResponse, PredictRequest, PredictResponse
-from service.review import NewReviewItem
+from service.review import NewReviewItem, audit_key, audit_ticket_id, picked_for_audit
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 NEEDS_PREDICT = [Depends(require_role("predict"))]
@@ -60,16 +61,43 @@ def queue_reviews(model: TriageModel, services: Services, tickets: Sequence[Pred
     for ticket, response in zip(tickets, responses):
         if response.route != REVIEW:
             continue
-        handoff = services.review.submit(NewReviewItem(
-            ticket_id=ticket.id, subject=ticket.subject or "", body=ticket.body, model_label=response.label,
-            confidence=response.confidence, probabilities=response.probabilities, model_version=model.version, language=response.language,
-        ))
+        handoff = services.review.submit(_queue_item(model, ticket, response, ticket.id, audit=False))
         response.review_queued, response.review_item_id, response.warning = handoff.queued, handoff.item_id, handoff.warning
 
 
+Picked = tuple[PredictRequest, PredictResponse, str]  # an audited ticket, its routing and its audit key
+
+
+def picked_audits(services: Services, tickets: Sequence[PredictRequest], responses: Sequence[PredictResponse]) -> list[Picked]:
+    """The automatically routed tickets picked for a blind audit (`TRIAGE_AUDIT_RATE`), with their audit keys."""
+    rate = services.settings.audit_rate
+    if rate <= 0.0:
+        return []
+    keyed = ((t, r, audit_key(t.id, t.subject, t.body)) for t, r in zip(tickets, responses) if r.route != REVIEW)
+    return [(t, r, key) for t, r, key in keyed if picked_for_audit(key, rate)]
+
+
+def queue_audits(model: TriageModel, services: Services, picked: Sequence[Picked]) -> None:
+    """Hand the picked tickets to the review queue as audits (database I/O).
+
+    This runs after the response is sent: the answer says nothing about audits (the ticket was
+    routed, and auditing it changes nothing for the caller), so the caller never waits for it.
+    """
+    for ticket, response, key in picked:
+        services.review.submit(_queue_item(model, ticket, response, audit_ticket_id(ticket.id, key), audit=True))
+
+
+def _queue_item(model: TriageModel, ticket: PredictRequest, response: PredictResponse, ticket_id: str | None, audit: bool) -> NewReviewItem:
+    return NewReviewItem(
+        ticket_id=ticket_id, subject=ticket.subject or "", body=ticket.body, model_label=response.label, confidence=response.confidence,
+        probabilities=response.probabilities, model_version=model.version, language=response.language, audit=audit,
+    )
+
+
 async def route_tickets(model: TriageModel, services: Services, tickets: Sequence[PredictRequest], texts: Sequence[str],
-                        cleaned: Sequence[str]) -> list[PredictResponse]:
-    """Route tickets and queue the uncertain ones for review.
+                        cleaned: Sequence[str]) -> tuple[list[PredictResponse], list[Picked]]:
+    """Route tickets and queue the uncertain ones for review; return the routings and the tickets
+    picked for an audit among the others, for `queue_audits` once the response is sent.
 
     The model runs on the event loop: a prediction is a fraction of a millisecond of CPU work
     that a thread hop would only add to (the GIL allows no parallelism between them anyway);
@@ -78,14 +106,14 @@ async def route_tickets(model: TriageModel, services: Services, tickets: Sequenc
     responses = classify(model, services, tickets, texts, cleaned)
     if any(r.route == REVIEW for r in responses):
         await run_in_threadpool(queue_reviews, model, services, tickets, responses)
-    return responses
+    return responses, picked_audits(services, tickets, responses)
 
 
-def json_response(body: PredictResponse) -> Response:
+def json_response(body: PredictResponse, background: BackgroundTask | None = None) -> Response:
     """The response serialised once, here. FastAPI sends a returned `Response` as it is, where a
     returned model would be validated against `response_model` again before being serialised
     (`response_model` still documents it in the OpenAPI schema); the bytes are the same."""
-    return Response(PredictResponse.__pydantic_serializer__.to_json(body), media_type="application/json")
+    return Response(PredictResponse.__pydantic_serializer__.to_json(body), media_type="application/json", background=background)
 
 
 # The hot endpoint takes the request itself rather than the `ModelDep`/`ServicesDep`
@@ -99,11 +127,13 @@ async def predict(ticket: PredictRequest, request: Request) -> Response:
     cleaned = clean_ticket(text, services.settings.max_ticket_chars)
     if isinstance(cleaned, ErrorDetail):
         raise ApiError(422, cleaned.code, cleaned.message)
-    return json_response((await route_tickets(model, services, [ticket], [text], [cleaned]))[0])
+    responses, picked = await route_tickets(model, services, [ticket], [text], [cleaned])
+    # A plain function as a background task runs in a worker thread, after the response is sent.
+    return json_response(responses[0], BackgroundTask(queue_audits, model, services, picked) if picked else None)
 
 
 @router.post("/predict/batch", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
-async def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep) -> BatchResponse:
+async def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep, background: BackgroundTasks) -> BatchResponse:
     """Route up to `TRIAGE_MAX_BATCH` tickets (default 100) in order; a bad ticket gets its own error entry."""
     limit = services.settings.max_batch
     if len(batch.tickets) > limit:
@@ -129,7 +159,9 @@ async def predict_batch(batch: BatchRequest, model: ModelDep, services: Services
         else:
             good.append((item, ticket, text, cleaned))
     if good:
-        responses = await route_tickets(model, services, [g[1] for g in good], [g[2] for g in good], [g[3] for g in good])
+        responses, picked = await route_tickets(model, services, [g[1] for g in good], [g[2] for g in good], [g[3] for g in good])
         for (item, *_), response in zip(good, responses):
             item.result = response
+        if picked:
+            background.add_task(queue_audits, model, services, picked)
     return BatchResponse(model_version=model.version, results=results)

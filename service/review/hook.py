@@ -5,6 +5,12 @@ flushes, oldest first, once the database is back. While anything waits there, ne
 behind it (so a later prediction for a ticket never gets overwritten by an earlier one) and no
 request waits on a down database. When the buffer is full, the response says the ticket was
 not queued; nothing is dropped without the caller and the log knowing.
+
+Audits (tickets the model routed by itself, sampled to measure its precision) go straight to
+the database or not at all: they never take a place in the buffer that a ticket waiting for a
+routing decision needs. One the database cannot take is counted in
+`triage_audits_skipped_total`; the sample is smaller, not biased, since an outage does not pick
+tickets by their content.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ class ReviewHook:
 
     def submit(self, item: NewReviewItem) -> Handoff:
         """Queue an item, or buffer it if the database is (or recently was) unavailable."""
+        if item.audit:
+            return self._submit_audit(item)
         if self.available:
             try:
                 stored = self.store.enqueue(item)
@@ -85,6 +93,20 @@ class ReviewHook:
         return Handoff(queued=False, warning=(
             f"the review queue's database is unavailable; this ticket waits in memory ({waiting} waiting) "
             "and will be queued for review when the database is back"))
+
+    def _submit_audit(self, item: NewReviewItem) -> Handoff:
+        """Queue an audit now, or skip it (counted and logged) when the database cannot take it."""
+        reason = "database_unavailable"
+        if self.available:
+            try:
+                return Handoff(queued=True, item_id=self.store.enqueue(item).id)
+            except StoreUnavailable as e:
+                log.warning("review store unavailable; an audit was skipped", extra={"fields": {"reason": str(e)}})
+            except StoreError as e:
+                reason = "rejected"
+                log.error("review store rejected an audit", extra={"fields": {"reason": str(e)}})
+        self.metrics.audits_skipped.labels(reason).inc()
+        return Handoff(queued=False)
 
     def _rejected(self, error: StoreError) -> Handoff:
         self.metrics.review_failures.inc()
