@@ -92,7 +92,7 @@ def test_migration_0002_keeps_the_queue_and_marks_it_routed_to_review(database_u
             "INSERT INTO review_items (ticket_id, subject, body, language, model_label, confidence, probabilities, model_version, created_at, updated_at)"
             " VALUES ('OLD-1', 'Synken', 'Synken har stannat', 'sv', 'support', 0.6, '{\"support\": 0.6, \"delivery\": 0.4}', 'v0',"
             " '2025-03-01 08:00:00', '2025-03-01 08:00:00')"))
-    _migrate(database_url, "upgrade", "0002")
+    _migrate(database_url, "upgrade", "0002_audit")
     store = ReviewStore(database_url)
     store.migrate()  # already current: nothing to do
     [item] = store.list_pending()

@@ -1,6 +1,6 @@
 """Mark review items that are blind audits of automatically routed tickets.
 
-Revision ID: 0002
+Revision ID: 0002_audit
 Revises: 0001
 Create Date: 2026-12-01
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
+revision = "0002_audit"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
