@@ -7,6 +7,11 @@ beside them the endpoint's own steps one at a time (cleaning; model, explanation
 response model; serialising; the review-queue write of the tickets routed to review), so that
 what remains is FastAPI's handling of a JSON POST (routing, middleware, body parsing and
 validation, the API-key dependency).
+
+Blind audits are off while `/v1/predict` is timed: the service writes them after the response is
+sent, which an HTTP client does not wait for but an in-process call of the app does. Their cost
+is measured on its own instead: the share of these tickets the default rate picks, and one
+audit's write.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from bench.inprocess import latencies_taking_turns
 from model.decision import REVIEW
 from model.language import detect_language
 from service.app import create_app
-from service.config import load_settings
-from service.predict.routes import classify, clean_ticket, json_response, queue_reviews
+from service.config import Settings, load_settings
+from service.predict.routes import classify, clean_ticket, json_response, queue_audits, queue_reviews
 from service.predict.schemas import PredictRequest
+from service.review import audit_key, picked_for_audit
 
 REPEATS = 3
 
@@ -83,6 +89,9 @@ def _endpoint_steps(app: Any, texts: list[str], bodies: list[bytes]) -> dict[str
         raise RuntimeError("every benchmark ticket should have text left to classify")
     responses = classify(model, services, tickets, texts, cleaned)
     to_review = [i for i, r in enumerate(responses) if r.route == REVIEW]
+    rate = Settings.model_fields["audit_rate"].default
+    keyed = [(t, r, audit_key(t.id, t.subject, t.body)) for t, r in zip(tickets, responses) if r.route != REVIEW]
+    audits = [(t, r, key) for t, r, key in keyed if picked_for_audit(key, rate)]
     return {
         "cleaning_us": _step_us(lambda t: clean_ticket(t, limit), texts),
         "model_us": _step_us(lambda c: model.predict_cleaned([c]), cleaned),
@@ -94,6 +103,9 @@ def _endpoint_steps(app: Any, texts: list[str], bodies: list[bytes]) -> dict[str
         # Tickets routed to review are also written to the review queue (in a worker thread).
         "review_share": len(to_review) / len(responses),
         "review_write_us": _step_us(lambda i: queue_reviews(model, services, [tickets[i]], [responses[i]]), to_review) if to_review else 0.0,
+        # At the default TRIAGE_AUDIT_RATE, a share of the tickets routed automatically is written as blind audits.
+        "audit_share": len(audits) / len(responses),
+        "audit_write_us": _step_us(lambda a: queue_audits(model, services, [a]), audits) if audits else 0.0,
     }
 
 
@@ -102,7 +114,8 @@ async def _measure(model_dir: Path, database: str) -> dict[str, float]:
     bodies = [json.dumps({"id": f"a{i}", "body": t}).encode() for i, t in enumerate(texts)]
     results: dict[str, float] = {}
     for explain_terms, name in ((6, "predict_us"), (0, "predict_unexplained_us")):
-        app = create_app(load_settings({"model": model_dir, "database_url": database, "watch_interval": 0, "explain_terms": explain_terms}))
+        app = create_app(load_settings({"model": model_dir, "database_url": database, "watch_interval": 0, "explain_terms": explain_terms,
+                                        "audit_rate": 0.0}))
         async with app.router.lifespan_context(app):  # loads the model, opens the review store
             if explain_terms:
                 results["healthz_us"] = await _median_us(app, "GET", "/healthz", [b""] * len(bodies))

@@ -126,6 +126,10 @@ def write_doc(results: dict[str, Any]) -> None:
         "",
         "uvicorn's HTTP handling adds to each request what separates the loopback figures above from these.",
         "",
+        f"Blind audits were off for these figures. At the default `TRIAGE_AUDIT_RATE` (0.05) {a['audit_share']:.1%} of these tickets "
+        f"are picked, and each of those requests also writes an audit to the review queue: {a['audit_write_us'] / 1000:.1f} ms "
+        f"(a committed SQLite write), {a['audit_share'] * a['audit_write_us']:.0f} us per request on average.",
+        "",
         "## 4. Training",
         "",
         f"Tickets resampled from the shipped ones with word-level perturbations (timing only); on all {m['cores']} cores, a fresh process per size, "

@@ -137,7 +137,8 @@ def export_reviews(database_url: str, out: Path) -> int:
 
     summary = export(database_url, out)
     agreement = "n/a" if summary.agreement is None else f"{summary.agreement:.1%}"
-    print(f"{summary.count} decided reviews -> {out} (" + ", ".join(f"{k} {v}" for k, v in summary.per_label.items()) + ")")
+    print(f"{summary.count} decided reviews -> {out} (" + ", ".join(f"{k} {v}" for k, v in summary.per_label.items())
+          + f"; {summary.audits} of them blind audits, marked in the 'audit' column)")
     print(f"agreement between the model's label and the agents' decisions: {agreement}"
           + "".join(f"; {k} {v:.1%}" for k, v in summary.per_label_agreement.items()))
     print(f"train with it: triage train --data data/tickets.csv --data {out} --out DIR")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 REVIEW = "review"
 DEFAULT_TARGET_PRECISION = 0.95
@@ -17,12 +18,24 @@ MIN_AUTO_CONFIDENCE = 0.8
 PRECISION_BOUND_Z = 1.645
 
 
-def wilson_lower_bound(correct: np.ndarray, n: np.ndarray, z: float = PRECISION_BOUND_Z) -> np.ndarray:
-    """Lower end of the Wilson score interval of a proportion correct/n."""
+def wilson_interval(correct: ArrayLike, n: ArrayLike, z: float = PRECISION_BOUND_Z) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper end of the Wilson score interval of a proportion correct/n (n >= 1).
+
+    `z` sets the confidence: the default 1.645 makes each end a one-sided 95% bound; 1.96 makes
+    the pair a two-sided 95% interval.
+    """
+    correct, n = np.asarray(correct, dtype=float), np.asarray(n, dtype=float)
     p = correct / n
     centre = p + z * z / (2 * n)
     margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return np.asarray((centre - margin) / (1 + z * z / n))
+    scale = 1 + z * z / n
+    # Rounding can carry an end a hair past 0 or 1 when every ticket (or none) was right.
+    return np.clip((centre - margin) / scale, 0.0, 1.0), np.clip((centre + margin) / scale, 0.0, 1.0)
+
+
+def wilson_lower_bound(correct: ArrayLike, n: ArrayLike, z: float = PRECISION_BOUND_Z) -> np.ndarray:
+    """Lower end of the Wilson score interval of a proportion correct/n."""
+    return wilson_interval(correct, n, z)[0]
 
 
 def choose_thresholds(

@@ -79,16 +79,24 @@ def empty_tickets() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in (*COLUMNS, "text", "source", "row", "cleaned", "usable")})
 
 
+def missing_sqlite_file(database_url: str) -> str | None:
+    """The path of a SQLite database URL whose file does not exist (yet), else None.
+
+    The service creates its database when it first starts; before that there is nothing to read.
+    """
+    sqlite_file = database_url.removeprefix("sqlite:///") if database_url.startswith("sqlite:///") else None
+    return sqlite_file if sqlite_file is not None and not Path(sqlite_file).expanduser().is_file() else None
+
+
 def review_tickets(export: ReviewExport, database_url: str | None, out_csv: str | Path) -> ReviewTickets:
     """Export the decided reviews of `database_url` with `export` (service.review.export.export_reviews)
     into `out_csv` and load them; an absent database or no decisions yields no tickets, said so."""
     if not database_url:
         return ReviewTickets(empty_tickets(), "No review database given: training without decided reviews.")
-    sqlite_file = database_url.removeprefix("sqlite:///") if database_url.startswith("sqlite:///") else None
-    if sqlite_file is not None and not Path(sqlite_file).expanduser().is_file():
-        # The service creates its database when it first starts; before that there is nothing to read.
+    missing = missing_sqlite_file(database_url)
+    if missing is not None:
         return ReviewTickets(
-            empty_tickets(), f"No review database at {sqlite_file} yet (check the path if the service has run): training without decided reviews."
+            empty_tickets(), f"No review database at {missing} yet (check the path if the service has run): training without decided reviews."
         )
     summary = export(database_url, Path(out_csv))
     if summary.count == 0:

@@ -40,6 +40,7 @@ from service.review import api as review_api
 from service.review import page as review_page
 from service.review.buffer import RetryBuffer, default_buffer_file
 from service.review.hook import ReviewHook
+from service.review.live_precision import LivePrecisionWatch
 from service.review.queue import refresh_agreement
 from service.review.retention import purge_forever
 from service.review.session import SessionCodec
@@ -67,11 +68,18 @@ def open_services(settings: Settings, metrics: Metrics) -> Services:
     review.start()
     if review.available:  # a database that was down a moment ago would only delay start-up again
         refresh_agreement(review.store, metrics)
+    live_precision = LivePrecisionWatch(review.store, metrics, settings.audit_window_days, lambda: model_in_service(holder))
     # Without a configured secret, sessions last as long as the process: agents sign in again after a restart.
     secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else secrets.token_bytes(32)
     return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review,
-                    sessions=SessionCodec(secret), auth_failures=FailureLimiter(),
+                    sessions=SessionCodec(secret), auth_failures=FailureLimiter(), live_precision=live_precision,
                     model_work=anyio.CapacityLimiter(os.cpu_count() or 1))  # the GIL aside, no more at once than cores
+
+
+def model_in_service(holder: ModelHolder) -> tuple[str, list[str], float | None]:
+    """Version, labels and target precision of the model in service now (live precision is measured for it)."""
+    model = holder.current
+    return model.version, model.labels, holder.target_precision(model)
 
 
 def _announce(services: Services) -> None:
@@ -99,7 +107,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         _announce(services)
         tasks = [asyncio.create_task(services.review.flush_forever(settings.review_retry_interval)),
-                 asyncio.create_task(purge_forever(services.review.store, settings.retention_days))]
+                 asyncio.create_task(purge_forever(services.review.store, settings.retention_days)),
+                 asyncio.create_task(services.live_precision.refresh_forever())]
         if settings.model is None and settings.watch_interval > 0:
             tasks.append(asyncio.create_task(services.holder.watch(settings.watch_interval)))
         try:

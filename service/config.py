@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     request_read_timeout: float = Field(default=30.0, gt=0.0, le=3600.0,
                                         description="seconds a client has to send a whole request (head, then body); then 408 and closed")
     retention_days: int = Field(default=365, ge=1, le=36_500, description="days a decided review item is kept after its decision")
+    audit_rate: float = Field(default=0.05, allow_inf_nan=False,
+                              description="share of automatically routed tickets also queued for a blind audit (0 turns audits off)")
+    audit_window_days: int = Field(default=30, ge=1, le=36_500, description="days of audit decisions the live precision is estimated from")
     claim_ttl_seconds: int = Field(default=900, ge=10, le=86_400, description="seconds an agent holds an opened review ticket before it returns to the queue")
     session_secret: SecretStr | None = Field(default=None, description="key signing the review page's session cookies; default: a new one per process")
     explain_terms: int = Field(default=6, ge=0, le=50, description="explanation terms per label in each prediction")
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
         bad = [f"{label}={t}" for label, t in value.items() if not (math.isfinite(t) and 0.0 < t <= 1.0)]
         if bad:
             raise ValueError(f"thresholds must be in (0, 1], got {', '.join(bad)}")
+        return value
+
+    @field_validator("audit_rate")
+    @classmethod
+    def _audit_rate_is_a_share(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be a share from 0 to 1 (0.05 audits 5% of the automatically routed tickets, 0 turns audits off), got {value}")
         return value
 
     @field_validator("session_secret")
@@ -121,6 +131,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"API key file {value} cannot be read ({getattr(e, 'strerror', None) or e}); check the path and its permissions") from None
             check_private_file(value, "API key file")
         return value
+
+    @model_validator(mode="after")
+    def _audit_window_within_retention(self) -> Settings:
+        if self.audit_window_days > self.retention_days:
+            raise ValueError(f"TRIAGE_AUDIT_WINDOW_DAYS ({self.audit_window_days}) is longer than TRIAGE_RETENTION_DAYS ({self.retention_days}): "
+                             "decided audits are deleted before they leave the window; shorten the window or keep decisions longer")
+        return self
 
     @model_validator(mode="after")
     def _keys_and_host(self) -> Settings:

@@ -18,7 +18,7 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
-from service.review import ReviewHook, SessionCodec
+from service.review import LivePrecisionWatch, ReviewHook, SessionCodec
 from service.throttle import FailureLimiter
 
 
@@ -35,6 +35,7 @@ class Services:
     sessions: SessionCodec
     auth_failures: FailureLimiter  # wrong keys per client address, on the API and the review page's sign-in
     model_work: anyio.CapacityLimiter  # worker threads that may predict large requests at once
+    live_precision: LivePrecisionWatch
 
 
 async def get_services(request: Request) -> Services:

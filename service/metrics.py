@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests, latency, routes taken, review rate, model version, review agreement.
+"""Prometheus metrics of one app: requests, latency, routes taken, review rate, model version, review agreement,
+live precision from blind audits.
 
 Each app gets its own registry, so several apps in one process (tests) never share counters.
 Every label value comes from a closed set (the HTTP methods below, the app's route templates,
@@ -66,9 +67,24 @@ class Metrics:
         self.review_label_agreement = Gauge("triage_review_label_agreement", "Per decided label, share of its decisions the model had labelled the same",
                                             ["label"], registry=self.registry)
         self.review_agreement.set(math.nan)
+        self.audits_skipped = Counter("triage_audits_skipped", "Audits picked but not queued, by reason (database_unavailable, rejected)",
+                                      ["reason"], registry=self.registry)
+        self.audits_pending = Gauge("triage_audits_pending", "Audit items waiting for an agent's decision", registry=self.registry)
+        self.live_precision_target = Gauge("triage_live_precision_target", "Precision the model in service was tuned to reach (NaN if unknown)",
+                                           registry=self.registry)
+        self.live_audits = Gauge("triage_live_precision_audits", "Decided audits of the model in service within the window, by its label",
+                                 ["label"], registry=self.registry)
+        self.live_precision = Gauge("triage_live_precision", "Share of audited auto-routed tickets the agents gave the model's label (NaN without audits)",
+                                    ["label"], registry=self.registry)
+        self.live_precision_lower = Gauge("triage_live_precision_lower", "Lower end of live precision's 95% Wilson interval (NaN without audits)",
+                                          ["label"], registry=self.registry)
+        self.live_precision_upper = Gauge("triage_live_precision_upper", "Upper end of live precision's 95% Wilson interval (NaN without audits)",
+                                          ["label"], registry=self.registry)
+        self.live_precision_target.set(math.nan)
         self._window: deque[bool] = deque(maxlen=REVIEW_RATE_WINDOW)
         self._reviews = 0
         self._labels: frozenset[str] = frozenset()  # the model's labels: the closed set of the review label metrics
+        self._live_labels: set[str] = set()
         self._lock = threading.Lock()
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -121,6 +137,21 @@ class Metrics:
             self.review_decisions.labels(key).set(count)
             if count:
                 self.review_label_agreement.labels(key).set(agreed[key] / count)
+
+    def set_live_precision(self, target: float | None, pending: int,
+                           per_label: Mapping[str, tuple[int, float | None, float | None, float | None]]) -> None:
+        """Publish live precision: per label (audits, estimate, lower, upper); labels not given are removed."""
+        self.live_precision_target.set(math.nan if target is None else target)
+        self.audits_pending.set(pending)
+        gauges = (self.live_audits, self.live_precision, self.live_precision_lower, self.live_precision_upper)
+        with self._lock:
+            for label in self._live_labels - set(per_label):  # a label the model in service no longer has
+                for gauge in gauges:
+                    gauge.remove(label)
+            self._live_labels = set(per_label)
+            for label, values in per_label.items():
+                for gauge, value in zip(gauges, values):
+                    gauge.labels(label).set(math.nan if value is None else value)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

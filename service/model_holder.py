@@ -55,6 +55,13 @@ class ModelHolder:
         self._reload_lock = threading.Lock()
         metrics.set_model(self.current.version, str(self.current.metadata.get("created", "")), self.current.labels)
 
+    def target_precision(self, model: TriageModel) -> float | None:
+        """The precision `model`'s thresholds were chosen for: `--target-precision` when set, else the model's own."""
+        if self.settings.target_precision is not None:
+            return self.settings.target_precision
+        target = model.metadata.get("target_precision")
+        return float(target) if isinstance(target, int | float) else None
+
     def source_dir(self) -> Path:
         """The directory that should be in service: the pinned one or the registry's current version."""
         if self.pinned is not None:

@@ -16,10 +16,9 @@ router = APIRouter(prefix="/v1", tags=["model"])
 def model_info(model: ModelDep, services: ServicesDep) -> ModelInfo:
     """Describe the model in service: version, labels, thresholds in force, metrics and training data."""
     meta = model.metadata
-    target = services.settings.target_precision
     return ModelInfo(
         version=model.version, created=str(meta.get("created", "")), labels=model.labels, thresholds=model.thresholds,
-        target_precision=target if target is not None else meta.get("target_precision"),
+        target_precision=services.holder.target_precision(model),
         threshold_overrides=dict(services.settings.thresholds),
         metrics=meta.get("metrics", {}), data=meta.get("data", {}),
     )

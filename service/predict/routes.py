@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from model.decision import REVIEW
 from model.language import detect_language
@@ -17,7 +18,7 @@ from service.auth import require_role
 from service.deps import ModelDep, Services, ServicesDep
 from service.errors import ApiError, ErrorDetail, describe_validation_errors, error_responses
 from service.predict.schemas import BatchItem, BatchRequest, BatchResponse, PredictRequest, PredictResponse
-from service.review import NewReviewItem, ReviewQueueFull
+from service.review import NewReviewItem, ReviewQueueFull, audit_key, audit_ticket_id, picked_for_audit
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 NEEDS_PREDICT = [Depends(require_role("predict"))]
@@ -89,10 +90,7 @@ def queue_reviews(model: TriageModel, services: Services, tickets: Sequence[Pred
         if response.route != REVIEW:
             continue
         try:
-            handoff = services.review.submit(NewReviewItem(
-                ticket_id=ticket.id, subject=ticket.subject or "", body=ticket.body, model_label=response.label,
-                confidence=response.confidence, probabilities=response.probabilities, model_version=model.version, language=response.language,
-            ))
+            handoff = services.review.submit(_queue_item(model, ticket, response, ticket.id, audit=False))
         except ReviewQueueFull as refusal:
             response.review_queued = None  # marks it refused for the caller; never sent as such
             return refusal
@@ -108,6 +106,38 @@ async def hand_over_reviews(model: TriageModel, services: Services, tickets: Seq
     return await anyio.to_thread.run_sync(queue_reviews, model, services, tickets, responses, limiter=services.review.limiter)
 
 
+Picked = tuple[PredictRequest, PredictResponse, str]  # an audited ticket, its routing and its audit key
+
+
+def picked_audits(services: Services, tickets: Sequence[PredictRequest], responses: Sequence[PredictResponse]) -> list[Picked]:
+    """The automatically routed tickets picked for a blind audit (`TRIAGE_AUDIT_RATE`), with their audit keys."""
+    rate = services.settings.audit_rate
+    if rate <= 0.0:
+        return []
+    keyed = ((t, r, audit_key(t.id, t.subject, t.body)) for t, r in zip(tickets, responses) if r.route != REVIEW)
+    return [(t, r, key) for t, r, key in keyed if picked_for_audit(key, rate)]
+
+
+def queue_audits(model: TriageModel, services: Services, picked: Sequence[Picked]) -> None:
+    """Hand the picked tickets to the review queue as audits (database I/O)."""
+    for ticket, response, key in picked:
+        services.review.submit(_queue_item(model, ticket, response, audit_ticket_id(ticket.id, key), audit=True))
+
+
+async def hand_over_audits(model: TriageModel, services: Services, picked: Sequence[Picked]) -> None:
+    """`queue_audits` in the review hook's own worker threads, run after the response is sent: the
+    answer says nothing about audits (the ticket was routed, and auditing it changes nothing for
+    the caller), so the caller never waits for it."""
+    await anyio.to_thread.run_sync(queue_audits, model, services, picked, limiter=services.review.limiter)
+
+
+def _queue_item(model: TriageModel, ticket: PredictRequest, response: PredictResponse, ticket_id: str | None, audit: bool) -> NewReviewItem:
+    return NewReviewItem(
+        ticket_id=ticket_id, subject=ticket.subject or "", body=ticket.body, model_label=response.label, confidence=response.confidence,
+        probabilities=response.probabilities, model_version=model.version, language=response.language, audit=audit,
+    )
+
+
 def queue_full_error(refusal: ReviewQueueFull) -> ErrorDetail:
     """What a ticket routed to review gets when the queue cannot take it."""
     return ErrorDetail(code="review_queue_full", message=(
@@ -115,11 +145,11 @@ def queue_full_error(refusal: ReviewQueueFull) -> ErrorDetail:
         f"it was NOT queued; send it again in {refusal.retry_after} seconds"))
 
 
-def json_response(body: PredictResponse) -> Response:
+def json_response(body: PredictResponse, background: BackgroundTask | None = None) -> Response:
     """The response serialised once, here. FastAPI sends a returned `Response` as it is, where a
     returned model would be validated against `response_model` again before being serialised
     (`response_model` still documents it in the OpenAPI schema); the bytes are the same."""
-    return Response(PredictResponse.__pydantic_serializer__.to_json(body), media_type="application/json")
+    return Response(PredictResponse.__pydantic_serializer__.to_json(body), media_type="application/json", background=background)
 
 
 # The hot endpoint takes the request itself rather than the `ModelDep`/`ServicesDep`
@@ -136,11 +166,13 @@ async def predict(ticket: PredictRequest, request: Request) -> Response:
     if refusal is not None:
         error = queue_full_error(refusal)
         raise ApiError(503, error.code, error.message, headers={"Retry-After": str(refusal.retry_after)})
-    return json_response(outcome)
+    picked = picked_audits(services, [ticket], [outcome])
+    return json_response(outcome, BackgroundTask(hand_over_audits, model, services, picked) if picked else None)
 
 
 @router.post("/predict/batch", dependencies=NEEDS_PREDICT, responses=error_responses(400, 401, 403, 413, 415, 422))
-async def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep, response: Response) -> BatchResponse:
+async def predict_batch(batch: BatchRequest, model: ModelDep, services: ServicesDep, response: Response,
+                        background: BackgroundTasks) -> BatchResponse:
     """Route up to `TRIAGE_MAX_BATCH` tickets (default 100) in order; a bad ticket gets its own error entry.
 
     A ticket routed to review that the review queue cannot take (its database down and its retry
@@ -176,4 +208,7 @@ async def predict_batch(batch: BatchRequest, model: ModelDep, services: Services
             if outcome.route == REVIEW and outcome.review_queued is None:  # not handed over: the queue could not take it
                 item.result, item.error = None, queue_full_error(refusal)
         response.headers["Retry-After"] = str(refusal.retry_after)
+    picked = picked_audits(services, [p[1] for p in predicted], [p[2] for p in predicted])
+    if picked:
+        background.add_task(hand_over_audits, model, services, picked)
     return BatchResponse(model_version=model.version, results=results)

@@ -12,7 +12,14 @@ from service.auth import require_role
 from service.deps import ModelDep, ServicesDep
 from service.errors import ErrorResponse
 from service.review.queue import api_errors, export_csv, refresh_agreement
-from service.review.schemas import ClaimRequest, DecisionRequest, ReviewItemResponse, ReviewQueueResponse, ReviewSummaryResponse
+from service.review.schemas import (
+    ClaimRequest,
+    DecisionRequest,
+    LivePrecisionResponse,
+    ReviewItemResponse,
+    ReviewQueueResponse,
+    ReviewSummaryResponse,
+)
 from service.review.store import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/v1/review", tags=["review"], dependencies=[Depends(require_role("review"))])
@@ -38,7 +45,7 @@ def list_pending(
     offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
     reviewer: Annotated[str | None, Query(max_length=100, description="also list the items this agent holds")] = None,
 ) -> ReviewQueueResponse:
-    """List the undecided items nobody else holds, most uncertain first, then oldest."""
+    """List the undecided items nobody else holds: most uncertain first, then oldest; audits last, without the model's view."""
     store = services.review.store
     with api_errors("read"):
         items = store.list_pending(limit=limit, offset=offset, reviewer=reviewer or None)
@@ -48,7 +55,7 @@ def list_pending(
 
 @router.get("/items/{item_id}", responses=_responses(404, 422, 503))
 def get_item(item_id: ItemId, services: ServicesDep) -> ReviewItemResponse:
-    """Read one item, pending or decided."""
+    """Read one item, pending or decided (an undecided audit without the model's view)."""
     with api_errors("read"):
         return ReviewItemResponse.of(services.review.store.get(item_id))
 
@@ -62,24 +69,30 @@ def claim_item(item_id: ItemId, claim: ClaimRequest, services: ServicesDep) -> R
 
 @router.post("/items/{item_id}/decision", responses=_responses(404, 409, 422, 503))
 def decide_item(item_id: ItemId, decision: DecisionRequest, model: ModelDep, services: ServicesDep) -> ReviewItemResponse:
-    """Record an agent's label for an item; a 200 means it is stored durably, and only the first decision counts."""
+    """Record an agent's label for an item; a 200 means it is stored durably, and only the first decision counts.
+
+    The response shows the model's view, for an audit too, and whether the model agreed."""
     store = services.review.store
     with api_errors("recorded"):
         item = store.decide(item_id, decision.label, decision.reviewer, note=decision.note or None, allowed_labels=model.labels)
     refresh_agreement(store, services.metrics)
+    if item.audit:
+        services.live_precision.refresh()
     return ReviewItemResponse.of(item)
 
 
 @router.get("/summary", responses=_responses(503))
 def summary(services: ServicesDep) -> ReviewSummaryResponse:
-    """Count the pending items and report how often the agents agreed with the model."""
+    """Count the pending items, report how often the agents agreed with the model, and its live precision from blind audits."""
     store = services.review.store
     with api_errors("read"):
         pending = store.count_pending()
         agreement = store.agreement()
+        live = services.live_precision.read()
     services.metrics.set_review_agreement(agreement["agreement"], agreement["per_label"], agreement["per_label_agreement"])
     return ReviewSummaryResponse(pending=pending, decided=agreement["count"], per_label=agreement["per_label"],
-                                 agreement=agreement["agreement"], per_label_agreement=agreement["per_label_agreement"])
+                                 agreement=agreement["agreement"], per_label_agreement=agreement["per_label_agreement"],
+                                 live_precision=LivePrecisionResponse.of(live, services.settings.audit_rate))
 
 
 _EXPORT_HEADERS = {
@@ -91,7 +104,7 @@ _EXPORT_HEADERS = {
 
 @router.get("/export", response_class=Response, responses={
     200: {"content": {"text/csv": {}}, "headers": _EXPORT_HEADERS,
-          "description": "Decided items as a labelled ticket CSV (id, subject, body, language, label, difficulty, note) for `triage train --data`."},
+          "description": "Decided items as a labelled ticket CSV (id, subject, body, language, label, difficulty, note, audit) for `triage train --data`."},
     **_responses(422, 503),
 })
 def export(

@@ -1,13 +1,16 @@
-"""The functions behind `triage export-reviews` and the retention purge, for the CLI."""
+"""The functions behind `triage export-reviews` and the retention purge, for the CLI, and the live
+precision the retraining notebook reads: each opens the service's database by its URL."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 from service.db.errors import StoreError
+from service.review.live_precision import LivePrecision, measure
 from service.review.store import ReviewStore
 from service.review.training import ExportSummary
 
@@ -37,5 +40,14 @@ def purge_reviews(database_url: str, older_than_days: int) -> int:
     store = _open_existing(database_url)
     try:
         return store.purge_decided(older_than_days)
+    finally:
+        store.close()
+
+
+def read_live_precision(database_url: str, model_version: str, labels: Sequence[str], target: float | None, window_days: int) -> LivePrecision:
+    """Live precision of `model_version` from its audits decided in the last `window_days` days, as the service computes it."""
+    store = _open_existing(database_url)
+    try:
+        return measure(store, model_version, list(labels), target, window_days)
     finally:
         store.close()

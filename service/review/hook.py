@@ -13,6 +13,12 @@ will not reach the queue.
 Database writes on the request path run in worker threads of their own (`limiter`), so a slow
 database can hold at most HANDOFF_THREADS of them and never starves the threads the rest of
 the service runs on; flushing never holds a lock that `submit` waits for.
+
+Audits (tickets the model routed by itself, sampled to measure its precision) go straight to
+the database or not at all: they never take a place in the buffer that a ticket waiting for a
+routing decision needs. One the database cannot take is counted in
+`triage_audits_skipped_total`; the sample is smaller, not biased, since an outage does not pick
+tickets by their content.
 """
 
 from __future__ import annotations
@@ -96,6 +102,8 @@ class ReviewHook:
 
     def submit(self, item: NewReviewItem) -> Handoff:
         """Queue an item, or buffer it if the database is (or recently was) unavailable; ReviewQueueFull if neither can take it."""
+        if item.audit:
+            return self._submit_audit(item)
         if self.available:
             try:
                 stored = self.store.enqueue(item)
@@ -117,6 +125,20 @@ class ReviewHook:
         return Handoff(queued=False, warning=(
             f"the review queue's database is unavailable; this ticket waits in the retry buffer on the service's disk ({waiting} waiting) "
             "and will be queued for review when the database is back"))
+
+    def _submit_audit(self, item: NewReviewItem) -> Handoff:
+        """Queue an audit now, or skip it (counted and logged) when the database cannot take it."""
+        reason = "database_unavailable"
+        if self.available:
+            try:
+                return Handoff(queued=True, item_id=self.store.enqueue(item).id)
+            except StoreUnavailable as e:
+                log.warning("review store unavailable; an audit was skipped", extra={"fields": {"reason": str(e)}})
+            except StoreError as e:
+                reason = "rejected"
+                log.error("review store rejected an audit", extra={"fields": {"reason": str(e)}})
+        self.metrics.audits_skipped.labels(reason).inc()
+        return Handoff(queued=False)
 
     def _rejected(self, error: StoreError) -> Handoff:
         self.metrics.review_failures.inc()

@@ -39,7 +39,8 @@ def require_name(name: str, value: object) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class NewReviewItem:
-    """A ticket the model was unsure about, as the service hands it to the queue.
+    """A ticket for the queue, as the service hands it over: one the model was unsure about, or
+    (`audit=True`) one it routed by itself and that was picked for a blind audit.
 
     Subject and body may hold personal data; the store redacts them before writing.
     `ticket_id=None` lets the store generate one; `language=None` lets it detect one.
@@ -54,6 +55,7 @@ class NewReviewItem:
     model_version: str
     ticket_id: str | None = None
     language: str | None = None
+    audit: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.subject, str) or not isinstance(self.body, str):
@@ -71,11 +73,17 @@ class NewReviewItem:
             object.__setattr__(self, "ticket_id", _require_text("ticket_id", self.ticket_id, TICKET_ID_LENGTH))
         if self.language is not None and self.language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)} (got {self.language!r})")
+        if not isinstance(self.audit, bool):
+            raise ValueError(f"audit must be true or false (got {self.audit!r})")
 
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One stored review item; text is redacted and timestamps are timezone-aware UTC."""
+    """One stored review item; text is redacted and timestamps are timezone-aware UTC.
+
+    An `audit` item is a ticket the model routed by itself; agents decide it without seeing the
+    model's label, probabilities or highlighted terms until the decision is saved.
+    """
 
     id: int
     ticket_id: str
@@ -94,8 +102,19 @@ class ReviewItem:
     decided_by: str | None
     decided_at: datetime | None
     note: str | None
+    audit: bool = False
 
     @property
     def is_decided(self) -> bool:
         """Whether a reviewer has decided the item's label."""
         return self.decided_at is not None
+
+    @property
+    def is_blind(self) -> bool:
+        """Whether the model's view of the item is withheld: an audit nobody has decided yet."""
+        return self.audit and not self.is_decided
+
+    @property
+    def model_agreed(self) -> bool | None:
+        """Whether the decision equals the model's label; None until decided."""
+        return None if self.decided_label is None else self.decided_label == self.model_label

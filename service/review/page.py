@@ -21,7 +21,7 @@ from service.review.items import NAME_LENGTH, NOTE_LENGTH, ReviewItem
 from service.review.queue import Direction, claim_neighbour, refresh_agreement
 from service.review.session import LANGUAGES, OPEN_MODE, key_fingerprint
 from service.review.texts import label_name
-from service.review.views import item_view, label_classes, minutes_left, percent, queue_rows
+from service.review.views import item_view, label_classes, live_rows, minutes_left, percent, queue_rows
 from service.review.web import QUEUE_URL, SIGN_IN_URL, FormPageDep, Page, PageDep, PageError, ReviewerFormPageDep, ReviewerPageDep
 from service.throttle import client_address
 
@@ -102,7 +102,7 @@ def switch_language(page: FormPageDep) -> Response:
 
 @router.get(QUEUE_URL)
 def queue(page: ReviewerPageDep) -> Response:
-    """The pending tickets, most uncertain first, with the model's guess and age."""
+    """The pending tickets, most uncertain first, with the model's guess and age (audits last, blind), and live precision."""
     raw = page.request.query_params.get("page", "1")
     number = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
     store, now = page.services.review.store, datetime.now(UTC)
@@ -112,12 +112,16 @@ def queue(page: ReviewerPageDep) -> Response:
         number = min(number, pages)
         items = store.list_pending(limit=QUEUE_PAGE_SIZE, offset=(number - 1) * QUEUE_PAGE_SIZE, reviewer=page.reviewer)
         agreement = store.agreement()
+        live = page.services.live_precision.read()
     except StoreError:
         raise _store_down() from None
-    share = None if agreement["agreement"] is None else percent(agreement["agreement"], page.session.language)
-    return page.render("queue.html", rows=queue_rows(items, page.reviewer, page.session.language, page.t, now),
-                       label_css=label_classes(page.services.holder.current.labels), here=f"{QUEUE_URL}?page={number}",
-                       total=total, page_number=number, pages=pages, agreement_share=share, decisions=agreement["count"])
+    language, labels = page.session.language, page.services.holder.current.labels
+    share = None if agreement["agreement"] is None else percent(agreement["agreement"], language)
+    return page.render("queue.html", rows=queue_rows(items, page.reviewer, language, page.t, now),
+                       label_css=label_classes(labels), here=f"{QUEUE_URL}?page={number}",
+                       total=total, page_number=number, pages=pages, agreement_share=share, decisions=agreement["count"],
+                       live=live, live_rows=live_rows(live, labels, language, page.t),
+                       live_target="–" if live.target is None else percent(live.target, language))
 
 
 @router.post("/review/items/{item_id:int}/claim")
@@ -184,7 +188,8 @@ def show_item(item_id: int, page: ReviewerPageDep) -> Response:
 
 @router.post("/review/items/{item_id:int}/decide")
 def decide(item_id: int, page: ReviewerFormPageDep) -> Response:
-    """Record the reviewer's label, then open the next ticket; a refused decision shows the ticket and why (409)."""
+    """Record the reviewer's label, then open the next ticket (after an audit: the same one, now showing the model's
+    view); a refused decision shows the ticket and why (409)."""
     services, t, language = page.services, page.t, page.session.language
     store, labels = services.review.store, services.holder.current.labels
     label, note = page.field("label"), page.field("note").strip()
@@ -210,6 +215,9 @@ def decide(item_id: int, page: ReviewerFormPageDep) -> Response:
         raise _store_down() from None
     refresh_agreement(store, services.metrics)
     page.session.say("ok", t("decided_ok", ticket=item.ticket_id, label=label_name(label, language)))
+    if item.audit:  # the agent decided blind; now they see what the model chose
+        services.live_precision.refresh()
+        return _go_to(page, item)
     try:
         following = claim_neighbour(store, page.reviewer, item, "next")
     except StoreError:

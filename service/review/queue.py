@@ -26,9 +26,10 @@ CLAIM_ATTEMPTS = 5  # another agent may take the chosen item first; then the one
 STORE_RETRY_AFTER_SECONDS = 5  # what a 503 for an unavailable database tells the client to wait
 
 
-def queue_key(item: ReviewItem) -> tuple[float, datetime, int]:
-    """An item's place in the queue: most uncertain first, then oldest (the store's order)."""
-    return (item.confidence, item.created_at, item.id)
+def queue_key(item: ReviewItem) -> tuple[bool, float, datetime, int]:
+    """An item's place in the queue (the store's QUEUE_ORDER): items routed to review most uncertain
+    first, then oldest; audits after them, oldest first."""
+    return (item.audit, 0.0 if item.audit else item.confidence, item.created_at, item.id)
 
 
 def claim_neighbour(store: ReviewStore, reviewer: str, after: ReviewItem | None, direction: Direction = "next") -> ReviewItem | None:

@@ -1,4 +1,4 @@
-"""The `review_items` table as SQLAlchemy Core sees it; migration 0001 creates the same table."""
+"""The `review_items` table as SQLAlchemy Core sees it; migrations 0001 and 0002 create the same table."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ review_items = sa.Table(
     sa.Column("decided_by", sa.String(NAME_LENGTH), nullable=True),
     sa.Column("decided_at", UTCDateTime, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
+    # An audit item is a ticket the model routed by itself, queued to measure its precision.
+    sa.Column("audit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_share"),
     # A decision is written whole or not at all: label, reviewer and time together.
     sa.CheckConstraint(
@@ -50,6 +52,8 @@ sa.Index(
     sqlite_where=review_items.c.decided_at.is_(None),
 )
 sa.Index("ix_review_items_decided_at", review_items.c.decided_at)
+# Live precision reads the decided audits of one model version over a window of days.
+sa.Index("ix_review_items_audit_decided", review_items.c.audit, review_items.c.model_version, review_items.c.decided_at)
 
 
 def row_to_item(row: Row[Any]) -> ReviewItem:
@@ -73,4 +77,5 @@ def row_to_item(row: Row[Any]) -> ReviewItem:
         decided_by=m["decided_by"],
         decided_at=m["decided_at"],
         note=m["note"],
+        audit=bool(m["audit"]),
     )

@@ -34,7 +34,12 @@ MAX_PAGE_SIZE = 500
 MAX_ITEM_ID = 2**31 - 1
 _t = review_items.c
 # What a re-sent ticket overwrites; created_at stays, so the queue keeps its place by arrival.
-_UPSERT_COLUMNS = ("subject", "body", "language", "model_label", "confidence", "probabilities", "model_version", "updated_at")
+_UPSERT_COLUMNS = ("subject", "body", "language", "model_label", "confidence", "probabilities", "model_version", "updated_at", "audit")
+# The queue's order: tickets waiting for a routing decision first, most uncertain first, then
+# oldest; audits after them, oldest first. Audits are not ordered by confidence: when only some
+# get decided, those would be the least confident ones, and the live precision would be biased.
+# (service.review.queue.queue_key is the same order in Python.)
+QUEUE_ORDER = (_t.audit, sa.case((_t.audit, 0.0), else_=_t.confidence), _t.created_at, _t.id)
 
 
 def utc_now() -> datetime:
@@ -122,6 +127,9 @@ class ReviewStore:
         """Queue a ticket (text redacted), or update the queued entry with the same ticket id.
 
         A ticket that was already decided is returned unchanged: a decision is never reopened.
+        An audit never replaces an item routed to review (an agent may have seen the model's
+        view of it, so deciding it would not be blind); a ticket routed to review does replace
+        an undecided audit, which then shows the model's view like any review item.
         """
         now = self._now()
         values: dict[str, Any] = {
@@ -135,12 +143,14 @@ class ReviewStore:
             "model_version": item.model_version,
             "created_at": now,
             "updated_at": now,
+            "audit": item.audit,
         }
         insert = (postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert)(review_items).values(**values)
+        replaceable = sa.and_(_t.decided_at.is_(None), _t.audit) if item.audit else _t.decided_at.is_(None)
         upsert = insert.on_conflict_do_update(
             index_elements=[_t.ticket_id],
             set_={name: insert.excluded[name] for name in _UPSERT_COLUMNS},
-            where=_t.decided_at.is_(None),
+            where=replaceable,
         )
         with self._write() as connection:
             connection.execute(upsert)
@@ -148,7 +158,8 @@ class ReviewStore:
         return row_to_item(row)
 
     def list_pending(self, limit: int = 50, offset: int = 0, *, reviewer: str | None = None) -> list[ReviewItem]:
-        """Undecided items nobody else holds, most uncertain (lowest confidence) first, then oldest.
+        """Undecided items nobody else holds, in queue order (QUEUE_ORDER): items routed to review
+        most uncertain (lowest confidence) first, then oldest; audits after them, oldest first.
 
         With `reviewer`, items that reviewer has claimed are listed too.
         """
@@ -159,7 +170,7 @@ class ReviewStore:
         if offset > MAX_ITEM_ID:  # past any queue's end
             return []
         query = (
-            sa.select(review_items).where(self._available_to(self._now(), reviewer)).order_by(_t.confidence, _t.created_at, _t.id).limit(limit).offset(offset)
+            sa.select(review_items).where(self._available_to(self._now(), reviewer)).order_by(*QUEUE_ORDER).limit(limit).offset(offset)
         )
         with self._read() as connection:
             return [row_to_item(row) for row in connection.execute(query)]
@@ -258,6 +269,28 @@ class ReviewStore:
         with self._read() as connection:
             counts = {label: (int(n), int(a)) for label, n, a in connection.execute(query)}
         return Agreement.from_counts(counts).as_dict()
+
+    # --- blind audits ---------------------------------------------------------------------------
+    def audit_counts(self, window_days: int, model_version: str) -> dict[str, tuple[int, int]]:
+        """{model's label: (audits decided in the last `window_days` days, how many of them the
+        agent gave that label too)} for the audits of one model version: its precision per label."""
+        if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+            raise ValueError(f"window_days must be a whole number >= 1 (got {window_days!r})")
+        since = self._now() - timedelta(days=window_days)
+        correct = sa.func.sum(sa.case((_t.model_label == _t.decided_label, 1), else_=0))
+        query = (
+            sa.select(_t.model_label, sa.func.count(), correct)
+            .where(_t.audit.is_(True), _t.model_version == model_version, _t.decided_at.is_not(None), _t.decided_at >= since)
+            .group_by(_t.model_label)
+        )
+        with self._read() as connection:
+            return {label: (int(n), int(k)) for label, n, k in connection.execute(query)}
+
+    def count_pending_audits(self) -> int:
+        """Audit items nobody has decided yet (claimed or not)."""
+        query = sa.select(sa.func.count()).select_from(review_items).where(_t.audit.is_(True), _t.decided_at.is_(None))
+        with self._read() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def purge_decided(self, older_than_days: int) -> int:
         """Delete items decided more than `older_than_days` days ago; returns how many."""

@@ -12,8 +12,15 @@ from typing import Any
 
 from service.review.items import ReviewItem
 
-EXPORT_COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "note")  # model.data's ticket format
-EXPORT_DIFFICULTY = "hard"  # the model was unsure about every ticket that reached the queue
+# model.data's ticket format, and `audit`, which training ignores like any column it does not know.
+EXPORT_COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "note", "audit")
+HARD, NORMAL = "hard", "normal"  # the shipped data's difficulty values
+
+
+def export_difficulty(item: ReviewItem) -> str:
+    """`hard` for a ticket the model was unsure about, or sure and wrong (an audit it failed);
+    `normal` for an audit where it was sure and right."""
+    return NORMAL if item.audit and item.model_agreed else HARD
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,10 @@ class Agreement:
 
 @dataclass(frozen=True)
 class ExportSummary(Agreement):
-    """What `export_training_file` wrote: the file and the agreement over its rows."""
+    """What `export_training_file` wrote: the file, the agreement over its rows, and how many were blind audits."""
 
     path: Path
+    audits: int = 0
 
 
 def write_training_csv(items: Iterable[ReviewItem], path: Path) -> ExportSummary:
@@ -81,12 +89,12 @@ def write_training_csv(items: Iterable[ReviewItem], path: Path) -> ExportSummary
             writer = csv.writer(handle)
             writer.writerow(EXPORT_COLUMNS)
             for item in decided:
-                label, note = item.decided_label, item.note or ""
-                writer.writerow([item.ticket_id, item.subject, item.body, item.language, label, EXPORT_DIFFICULTY, note])
+                label, note, audit = item.decided_label, item.note or "", "true" if item.audit else "false"
+                writer.writerow([item.ticket_id, item.subject, item.body, item.language, label, export_difficulty(item), note, audit])
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return ExportSummary(**vars(Agreement.of_items(decided)), path=path)
+    return ExportSummary(**vars(Agreement.of_items(decided)), path=path, audits=sum(item.audit for item in decided))

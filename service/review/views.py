@@ -17,6 +17,7 @@ from model.text import ticket_text
 from service.next_steps import NextStep, NextSteps
 from service.review.highlight import Segment, highlight
 from service.review.items import ReviewItem
+from service.review.live_precision import LivePrecision
 from service.review.texts import label_name, label_shortcuts
 
 HIGHLIGHT_TERMS = 6  # terms per label marked in the ticket: enough to see why, few enough to read
@@ -54,11 +55,12 @@ def minutes_left(until: datetime, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class QueueRow:
-    """One line of the queue table."""
+    """One line of the queue table; an audit's row carries no trace of the model's view."""
 
     id: int
     ticket_id: str
     subject: str
+    audit: bool
     label: str
     label_name: str
     confidence: float
@@ -70,16 +72,41 @@ class QueueRow:
 def queue_rows(items: Sequence[ReviewItem], reviewer: str, language: str, t: Translate, now: datetime) -> list[QueueRow]:
     """The queue table's rows, in the store's order."""
     return [QueueRow(
-        id=item.id, ticket_id=item.ticket_id, subject=item.subject.strip() or t("no_subject"), label=item.model_label,
-        label_name=label_name(item.model_label, language), confidence=item.confidence, share=percent(item.confidence, language),
+        id=item.id, ticket_id=item.ticket_id, subject=item.subject.strip() or t("no_subject"), audit=item.audit,
+        label="" if item.is_blind else item.model_label, label_name="" if item.is_blind else label_name(item.model_label, language),
+        confidence=0.0 if item.is_blind else item.confidence, share="" if item.is_blind else percent(item.confidence, language),
         age=age_text(t, item.created_at, now) or t("age_now"),
         held_by_you=item.claimed_by == reviewer and item.claimed_until is not None and item.claimed_until > now,
     ) for item in items]
 
 
 @dataclass(frozen=True)
+class LiveRow:
+    """One label's live precision on the queue page."""
+
+    label: str
+    name: str
+    text: str
+    state: str  # "none" (no audits yet), "below" (under the target), "ok"
+
+
+def live_rows(live: LivePrecision, labels: Sequence[str], language: str, t: Translate) -> list[LiveRow]:
+    """Live precision per label of the model in service, in the model's label order."""
+    rows = []
+    for label in labels:
+        p = live.per_label.get(label)
+        if p is None or p.precision is None or p.lower is None or p.upper is None:
+            rows.append(LiveRow(label, label_name(label, language), t("live_none"), "none"))
+            continue
+        text = t("live_text", share=percent(p.precision, language), lower=percent(p.lower, language), upper=percent(p.upper, language),
+                 correct=p.correct, n=p.audits)
+        rows.append(LiveRow(label, label_name(label, language), text, "below" if p.below(live.target) else "ok"))
+    return rows
+
+
+@dataclass(frozen=True)
 class LabelView:
-    """Everything the ticket page shows about one label."""
+    """Everything the ticket page shows about one label (for an undecided audit: no probability, no terms)."""
 
     label: str
     name: str
@@ -89,11 +116,16 @@ class LabelView:
     shortcuts: tuple[str, ...]
     next_step: NextStep
     terms: list[str]
+    steps_open: bool  # the next steps shown unfolded: the model's label's, never an undecided audit's
 
 
 @dataclass(frozen=True)
 class ItemView:
-    """The ticket page's content for one item."""
+    """The ticket page's content for one item.
+
+    For an undecided audit (`blind`), nothing of the model's view is computed: no highlighted
+    terms, no probabilities, no guess. Once decided, `audit_outcome` says whether the model agreed.
+    """
 
     item: ReviewItem
     subject: list[Segment]
@@ -108,6 +140,8 @@ class ItemView:
     received: str
     language: str
     explained_by: str
+    blind: bool
+    audit_outcome: str | None
 
 
 def _status(item: ReviewItem, reviewer: str, language: str, t: Translate, now: datetime) -> tuple[str, str, bool]:
@@ -122,24 +156,37 @@ def _status(item: ReviewItem, reviewer: str, language: str, t: Translate, now: d
     return "free", t("status_free"), True
 
 
+def audit_outcome(item: ReviewItem, language: str, t: Translate) -> str | None:
+    """For a decided audit, whether the model agreed with the agent and where it had routed the ticket; else None."""
+    if not item.audit or item.decided_label is None:
+        return None
+    values = {"model": label_name(item.model_label, language), "share": percent(item.confidence, language),
+              "label": label_name(item.decided_label, language)}
+    return t("audit_agreed" if item.model_agreed else "audit_disagreed", **values)
+
+
 def item_view(item: ReviewItem, model: TriageModel, next_steps: NextSteps, reviewer: str, language: str, t: Translate,
               now: datetime) -> ItemView:
     """The ticket page for an item: its text with the model's strongest terms marked, and each label's facts."""
-    explained = model.predict([ticket_text(item.subject, item.body)], explain=True, top_k=HIGHLIGHT_TERMS)[0].explanation
-    explanation = [e for e in explained if len(str(e["term"])) >= MIN_TERM_CHARS]
+    blind = item.is_blind
+    explanation: list[dict[str, object]] = []
+    if not blind:
+        explained = model.predict([ticket_text(item.subject, item.body)], explain=True, top_k=HIGHLIGHT_TERMS)[0].explanation
+        explanation = [e for e in explained if len(str(e["term"])) >= MIN_TERM_CHARS]
     css = label_classes(model.labels)
     shortcuts = label_shortcuts(model.labels)
     labels = [LabelView(
-        label=label, name=label_name(label, language), css=css[label], probability=item.probabilities.get(label, 0.0),
-        share=percent(item.probabilities.get(label, 0.0), language), shortcuts=shortcuts[label],
+        label=label, name=label_name(label, language), css=css[label], probability=0.0 if blind else item.probabilities.get(label, 0.0),
+        share="" if blind else percent(item.probabilities.get(label, 0.0), language), shortcuts=shortcuts[label],
         next_step=next_steps.for_route(label, item.language), terms=[str(e["term"]) for e in explanation if e["label"] == label],
+        steps_open=not blind and label == item.model_label,
     ) for label in model.labels]
     kind, text, decidable = _status(item, reviewer, language, t, now)
     age = age_text(t, item.created_at, now)
     return ItemView(
         item=item, subject=highlight(item.subject, explanation), body=highlight(item.body, explanation), labels=labels, css=css,
-        model_label_name=label_name(item.model_label, language), model_share=percent(item.confidence, language),
+        model_label_name="" if blind else label_name(item.model_label, language), model_share="" if blind else percent(item.confidence, language),
         status=text, status_kind=kind, decidable=decidable, received=t("received", age=age) if age else t("received_now"),
         language=t(f"language_{item.language}") if item.language in LANGUAGES else item.language,
-        explained_by=model.version,
+        explained_by=model.version, blind=blind, audit_outcome=audit_outcome(item, language, t),
     )

@@ -2,7 +2,9 @@
 
 `triage serve` runs in its own process (a small model, a SQLite queue, an API key file, every
 ticket routed to review); Chromium, driven by Playwright, signs in with the keyboard, opens a
-ticket, decides it with a shortcut, and the decision shows up in the export. Set
+ticket, decides it with a shortcut, and the decision shows up in the export. A second server
+audits every ticket it routes by itself: the agent decides the audit blind, then sees whether
+the model agreed. Set
 UPDATE_SCREENSHOTS=1 to write the ticket page's screenshot to docs/review-page.png.
 """
 
@@ -120,3 +122,53 @@ def test_an_agent_signs_in_decides_with_the_keyboard_and_the_decision_is_exporte
     rows = {row["id"]: row for row in csv.DictReader(io.StringIO(export.text))}
     assert export.status_code == 200 and set(rows) == {"INC-2041"}, f"the export holds the one decision: {export.text[:300]}"
     assert rows["INC-2041"]["label"] == "delivery" and export.headers["x-review-count"] == "1", f"decided as delivery: {rows}"
+
+
+@pytest.fixture
+def audit_server(tmp_path: Path, small_model_dir: Path) -> Iterator[str]:
+    """A running `triage serve` that routes every ticket by itself and audits every one."""
+    port = free_port()
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
+    env = {"TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 0.5, "support": 0.5}', "TRIAGE_AUDIT_RATE": "1"}
+    args = ["--model", str(small_model_dir), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
+    process = start_serve(args, tmp_path, env, port, START_SECONDS, log_name="audit-server.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def test_an_audit_is_decided_blind_and_then_shows_whether_the_model_agreed(audit_server: str) -> None:
+    expect = sync_api.expect
+    routed = httpx.post(f"{audit_server}/v1/predict", json=BORDERLINE, headers={"X-API-Key": PREDICT_KEY}).json()
+    assert routed["route"] == routed["label"], f"the ticket is routed by the model itself: {routed}"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="sv-SE")
+        page.set_default_timeout(15_000)
+        page.goto(f"{audit_server}/review")
+        page.get_by_label("Granskarnyckel").fill(REVIEW_KEY)
+        page.get_by_label("Ditt namn").fill("Anna Lindqvist")
+        page.get_by_role("button", name="Logga in").click()
+        row = page.get_by_role("row").filter(has_text="INC-2041")
+        expect(row).to_contain_text("Stickprov")
+        expect(row.locator(".pill, meter")).to_have_count(0)  # no guess and no confidence in the queue
+
+        page.get_by_role("button", name="Öppna ärende INC-2041").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Inloggning via Skolfederation slutade fungera")
+        expect(page.get_by_text("Stickprov: modellen skickade det här ärendet vidare själv")).to_be_visible()
+        expect(page.locator("mark")).to_have_count(0)  # no highlighted terms
+        expect(page.locator(".probabilities, meter")).to_have_count(0)  # no probabilities
+        expect(page.get_by_role("heading", name="Modellens sannolikheter")).to_have_count(0)
+        expect(page.get_by_text("Modellen lutar åt")).to_have_count(0)  # no label
+        expect(page.locator("details.steps[open]")).to_have_count(0)  # not even through the unfolded next steps
+
+        page.keyboard.press("l")  # l = leveransuppgift (delivery): what the policy says for this ticket
+        expect(page.get_by_role("status")).to_contain_text("Sparat: ärende INC-2041 är Leveransuppgift.")
+        outcome = page.get_by_role("region", name="Stickprov: modellens bedömning")
+        expect(outcome).to_contain_text("Modellen höll med" if routed["label"] == "delivery" else "Modellen höll inte med")
+        expect(page.get_by_role("heading", name="Modellens sannolikheter")).to_be_visible()  # now the model's view is shown
+        expect(page.locator(".probabilities meter")).to_have_count(2)
+        assert page.locator(".ticket-text mark").count() > 0, "and the terms behind the model's label are highlighted"
+        browser.close()

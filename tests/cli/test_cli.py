@@ -96,24 +96,27 @@ def test_export_reviews_feeds_training(small_tickets_file: Path, tmp_path: Path,
     url = f"sqlite:///{tmp_path / 'reviews.db'}"
     store = ReviewStore(url)
     store.migrate()
-    for n, (body, model_label, decided) in enumerate([
-        ("Kan ni lägga till Ekskolan i synken? Ring 070-123 45 67", "support", "delivery"),
-        ("SSO:n ger fel sedan i morse för alla lärare", "support", "support"),
+    for n, (body, model_label, decided, audit) in enumerate([
+        ("Kan ni lägga till Ekskolan i synken? Ring 070-123 45 67", "support", "delivery", False),
+        ("SSO:n ger fel sedan i morse för alla lärare", "support", "support", False),
+        ("Vi vill få med vår nya förskola Solrosen i synken till Google", "delivery", "delivery", True),  # a blind audit
     ]):
-        item = store.enqueue(NewReviewItem(subject=f"ärende {n}", body=body, model_label=model_label, confidence=0.6,
+        item = store.enqueue(NewReviewItem(subject=f"ärende {n}", body=body, model_label=model_label, confidence=0.6, audit=audit,
                                            probabilities={"delivery": 0.4, "support": 0.6}, model_version="v1", ticket_id=f"R{n}"))
         store.decide(item.id, decided, reviewer="agent")
     store.close()
     out = tmp_path / "reviews.csv"
     assert main(["export-reviews", "--database", url, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "2 decided reviews" in printed and "agreement" in printed and "50.0%" in printed, "one of two decisions agreed"
+    assert "3 decided reviews" in printed and "agreement" in printed and "66.7%" in printed, "two of three decisions agreed"
+    assert "1 of them blind audits" in printed, f"the audit is counted: {printed}"
     exported = pd.read_csv(out, keep_default_na=False)
-    assert exported["label"].tolist() == ["delivery", "support"]
+    assert exported["label"].tolist() == ["delivery", "support", "delivery"] and exported["audit"].tolist() == [False, False, True], \
+        f"the audit column marks the audit: {exported}"
     assert "070-123" not in exported["body"][0], "exported text is redacted"
     assert main(["train", "--data", str(small_tickets_file), "--data", str(out), "--out", str(tmp_path / "m")]) == 0
     meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
-    assert meta["data"]["tickets"] == len(pd.read_csv(small_tickets_file)) + 2, "the reviews are part of the training data"
+    assert meta["data"]["tickets"] == len(pd.read_csv(small_tickets_file)) + 3, "the reviews, the audit included, are part of the training data"
 
 
 def test_export_reviews_from_a_missing_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.decision import MIN_AUTO_CONFIDENCE, NEVER, REVIEW, choose_thresholds, route
+from model.decision import MIN_AUTO_CONFIDENCE, NEVER, REVIEW, choose_thresholds, route, wilson_interval, wilson_lower_bound
 
 LABELS = ["delivery", "support"]
 
@@ -47,3 +47,19 @@ def test_route_sends_low_confidence_to_review() -> None:
 def test_bad_target_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="target precision"):
         choose_thresholds(np.array([[0.5, 0.5]]), ["support"], LABELS, 1.5)
+
+
+@pytest.mark.parametrize(("correct", "n", "lower", "upper"), [
+    # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Statistics in Medicine 17:857, table I, method 3.
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval_matches_the_published_values(correct: int, n: int, lower: float, upper: float) -> None:
+    low, high = wilson_interval(correct, n, z=1.959964)
+    assert (round(float(low), 4), round(float(high), 4)) == (lower, upper), f"{correct}/{n}: the 95% Wilson interval is {lower}-{upper}"
+
+
+def test_wilson_interval_stays_in_zero_one_and_its_lower_end_is_the_bound() -> None:
+    correct, n = np.array([0, 5, 10]), np.array([10, 10, 10])
+    low, high = wilson_interval(correct, n)
+    assert (low >= 0).all() and (high <= 1).all() and (low < high).all(), f"ends within [0, 1], lower below upper: {low}, {high}"
+    assert np.array_equal(wilson_lower_bound(correct, n), low), "the threshold choice's lower bound is the interval's lower end (one formula)"

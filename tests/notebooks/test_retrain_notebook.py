@@ -2,7 +2,7 @@
 
 The run injects parameters after the `parameters` cell, as papermill does: a tmp output folder,
 a tmp registry already serving a model, a review database with decided reviews (one contradicting
-a shipped ticket), a helpdesk export, and `small_data=True`.
+a shipped ticket) and blind audits of the model in service, a helpdesk export, and `small_data=True`.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def test_parameters_cell_comes_first_and_holds_only_assignments() -> None:
     tagged = [i for i, c in enumerate(cells) if PARAMETERS_TAG in c.metadata.get("tags", [])]
     assert tagged == [0], f"the first code cell (and only it) should be tagged '{PARAMETERS_TAG}', tagged: {tagged}"
     names = {t.id for node in ast.parse(cells[0].source).body for t in getattr(node, "targets", []) if isinstance(t, ast.Name)}
-    expected = {"tickets_files", "review_database_url", "helpdesk_export", "heldout_file", "target_precision", "output_folder",
-                "registry_folder", "small_data", "force_publish"}
+    expected = {"tickets_files", "review_database_url", "helpdesk_export", "heldout_file", "target_precision", "audit_window_days",
+                "output_folder", "registry_folder", "small_data", "force_publish"}
     assert expected <= names, f"the parameters cell should set {sorted(expected - names)} too"
 
 
@@ -67,8 +67,9 @@ def test_notebook_defines_no_logic_of_its_own() -> None:
         assert not found, f"code cell {i} contains {found}; move that logic into the model package and call it"
 
 
-def _review_database(folder: Path, shipped: pd.DataFrame) -> str:
-    """A SQLite review queue with three decided reviews (one contradicting a shipped ticket) and one pending."""
+def _review_database(folder: Path, shipped: pd.DataFrame, in_service: str) -> str:
+    """A SQLite review queue with three decided reviews (one contradicting a shipped ticket) and one pending, and
+    blind audits of the model in service: three decided (two of its 'delivery' routes right, one wrong) and one pending."""
     url = f"sqlite:///{folder / 'reviews.db'}"
     contradicted = shipped.iloc[0]
     flipped = "support" if contradicted["label"] == "delivery" else "delivery"
@@ -83,6 +84,17 @@ def _review_database(folder: Path, shipped: pd.DataFrame) -> str:
         for n, (subject, body, decided) in enumerate(items):
             item = store.enqueue(NewReviewItem(subject=subject, body=body, model_label="support", confidence=0.6,
                                                probabilities={"support": 0.6, "delivery": 0.4}, model_version="test", ticket_id=f"R-{n}"))
+            if decided:
+                store.decide(item.id, decided, reviewer="agent")
+        audits = [
+            ("Ny skolenhet", "Hej! Vi öppnar Ekåsens skola i höst, kan ni lägga in den i synken mot Google?", "delivery"),
+            ("Lägg till förskola", "Hej, vi vill få med Solrosens förskola i integrationen till Teams från januari.", "delivery"),
+            ("Synken har stannat", "Hej, sedan i natt kommer inga ändringar fram till Google, fast schemat är uppdaterat.", "support"),
+            ("Fråga om export", "Hej, kan ni lägga till en kolumn för klass i exporten till skolportalen?", None),
+        ]
+        for n, (subject, body, decided) in enumerate(audits):
+            item = store.enqueue(NewReviewItem(subject=subject, body=body, model_label="delivery", confidence=0.97, audit=True,
+                                               probabilities={"delivery": 0.97, "support": 0.03}, model_version=in_service, ticket_id=f"A-{n}"))
             if decided:
                 store.decide(item.id, decided, reviewer="agent")
     return url
@@ -111,7 +123,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, small_model_dir: Path, tickets
     registry, output = tmp / "registry", tmp / "output"
     in_service = publish(small_model_dir, registry)
     parameters = {
-        "review_database_url": _review_database(tmp, tickets_frame),
+        "review_database_url": _review_database(tmp, tickets_frame, in_service),
         "helpdesk_export": str(_helpdesk_export(tmp / "freshdesk.csv", tickets_frame)),
         "helpdesk_format": "freshdesk",
         "output_folder": str(output),
@@ -178,7 +190,7 @@ def test_candidate_is_published_and_old_version_kept(run: dict[str, Any]) -> Non
 
 def test_shows_reviews_duplicates_and_conflicts(run: dict[str, Any]) -> None:
     loaded = _text(_cell(run["nb"], "sources.review_tickets("))
-    assert "3 decided reviews" in loaded, f"the data cell should say 3 decided reviews were exported, said: {loaded[:300]}"
+    assert "6 decided reviews" in loaded, f"the data cell should say 6 decided reviews (3 of them audits) were exported, said: {loaded[:300]}"
     combined = _text(_cell(run["nb"], "sources.combine_sources("))
     assert "reviews" in combined and "helpdesk" in combined, "the per-source table should list reviews and the helpdesk export"
     assert "kept" in _text(_cell(run["nb"], "combined.conflicts")), "the review contradicting a shipped ticket should show as a conflict"
@@ -189,3 +201,13 @@ def test_compares_with_the_model_in_service(run: dict[str, Any]) -> None:
     shown = _text(_cell(run["nb"], "compare.compare("))
     assert run["in_service"] in shown, "the comparison table should name the version in service"
     assert "Verdict:" in shown, "the comparison cell should state a verdict"
+
+
+def test_shows_live_precision_beside_the_offline_estimate(run: dict[str, Any]) -> None:
+    cell = _cell(run["nb"], "live.in_service(")
+    shown = _text(cell)
+    assert run["in_service"] in shown and "**3** blind audits" in shown and "1 waiting" in shown, \
+        f"the cell names the model in service and its decided and pending audits: {shown[:400]}"
+    table = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
+    assert "offline_precision" in table and "live_precision" in table and "live_upper" in table, "offline and live figures side by side"
+    assert "0.667" in table, f"two of the three audited 'delivery' routes were right: {table[:1500]}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from service.logs import JsonFormatter
-from tests.service.conftest import ADMIN_KEY, KEYS, PREDICT_KEY, REVIEW_ALL, REVIEW_KEY, ClientFactory, TestClient
+from tests.service.conftest import ADMIN_KEY, KEYS, PREDICT_KEY, REVIEW_ALL, REVIEW_KEY, ROUTE_ALL, ClientFactory, TestClient
 
 MARKER = "Xylofonkatalog"  # a word no log line has any business containing
 MAIL, PHONE, PERSONNUMMER = "kerstin.lund@ekbacken.example.se", "070-987 65 43", "811218-9876"
@@ -104,3 +104,27 @@ def test_nothing_is_logged_about_a_ticket_during_a_database_outage(make_client: 
     client.post("/v1/predict", json={**TICKET, "id": "LOG-4"}, headers={"X-API-Key": PREDICT_KEY})
     _assert_clean(everything_logged.getvalue())
     assert "review store unavailable" in everything_logged.getvalue(), "the outage itself is logged (without the ticket)"
+
+
+def test_audits_log_no_ticket_text(make_client: ClientFactory, tmp_path: Path, everything_logged: io.StringIO) -> None:
+    """Audited tickets, decided through the API and the page, and an audit skipped during an outage."""
+    predict, review = {"X-API-Key": PREDICT_KEY}, {"X-API-Key": REVIEW_KEY}
+    client = make_client(database_url=f"sqlite:///{tmp_path / 'reviews.db'}", api_keys=KEYS, log_level="DEBUG", audit_rate=1.0, **ROUTE_ALL)
+    client.post("/v1/predict", json=TICKET, headers=predict)
+    client.post("/v1/predict/batch", json={"tickets": [{**TICKET, "id": "LOG-2"}, {"subject": MARKER, "body": TICKET["body"]}]}, headers=predict)
+    first, second, third = (item["id"] for item in client.get("/v1/review/items", headers=review).json()["items"])
+    client.get(f"/v1/review/items/{first}", headers=review)
+    client.post(f"/v1/review/items/{first}/decision", json={"label": "support", "reviewer": "Anna", "note": MARKER}, headers=review)
+    client.get("/v1/review/summary", headers=review)
+    token = _csrf(client.get("/review/sign-in").text)
+    client.post("/review/sign-in", data={"csrf": token, "name": "Anna", "key": REVIEW_KEY})
+    client.get("/review")
+    token = _csrf(client.get(f"/review/items/{second}").text)
+    client.post(f"/review/items/{second}/decide", data={"csrf": token, "label": "delivery", "note": MARKER})
+    client.get(f"/review/items/{third}")
+    client.get("/metrics")
+    blocker = tmp_path / "down" / "reviews.db"
+    blocker.mkdir(parents=True)
+    down = make_client(database_url=f"sqlite:///{blocker}", api_keys=KEYS, audit_rate=1.0, review_retry_interval=60, **ROUTE_ALL)
+    assert down.post("/v1/predict", json={**TICKET, "id": "LOG-9"}, headers=predict).status_code == 200, "routed although the audit is skipped"
+    _assert_clean(everything_logged.getvalue())

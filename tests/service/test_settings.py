@@ -32,6 +32,12 @@ from tests.service.conftest import KEYS
     ({"session_secret": "a" * 40}, "TRIAGE_SESSION_SECRET: is easy to guess"),
     ({"session_secret": "abcdefghijklmnopqrstuvwxyz0123456789"}, "TRIAGE_SESSION_SECRET: is easy to guess"),
     ({"max_connections": 2}, "TRIAGE_MAX_CONNECTIONS"),
+    ({"audit_rate": -0.1}, "TRIAGE_AUDIT_RATE: must be a share from 0 to 1"),
+    ({"audit_rate": 5}, "TRIAGE_AUDIT_RATE: must be a share from 0 to 1 (0.05 audits 5%"),
+    ({"audit_rate": float("nan")}, "TRIAGE_AUDIT_RATE: Input should be a finite number"),
+    ({"audit_rate": "five percent"}, "TRIAGE_AUDIT_RATE: Input should be a valid number"),
+    ({"audit_window_days": 0}, "TRIAGE_AUDIT_WINDOW_DAYS"),
+    ({"audit_window_days": 400}, "TRIAGE_AUDIT_WINDOW_DAYS (400) is longer than TRIAGE_RETENTION_DAYS (365)"),
 ])
 def test_bad_settings_are_refused_with_what_to_fix(overrides: dict, fragment: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -53,6 +59,12 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, model_a
     assert settings.port == 8123 and settings.thresholds == {"delivery": 0.8}, "TRIAGE_* variables should set the settings"
     assert not settings.key_ring.open, "keys from TRIAGE_API_KEYS allow a non-loopback host"
     assert load_settings({"port": 9000}).port == 9000, "a command-line option wins over the environment"
+    monkeypatch.setenv("TRIAGE_AUDIT_RATE", "0.2")
+    monkeypatch.setenv("TRIAGE_AUDIT_WINDOW_DAYS", "7")
+    audit = load_settings()
+    assert (audit.audit_rate, audit.audit_window_days) == (0.2, 7), "the audit settings come from the environment too"
+    monkeypatch.delenv("TRIAGE_AUDIT_RATE")
+    assert load_settings().audit_rate == 0.05, "by default 5% of the automatically routed tickets are audited"
 
 
 def test_loopback_detection() -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from service.db.engine import make_engine
 from service.db.errors import StoreError, StoreUnavailable
 from service.db.migrate import alembic_config
 from service.review.schema import review_items
@@ -72,6 +74,42 @@ def test_migration_matches_the_table_definition(store: ReviewStore, raw_engine: 
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, review_items.metadata)
     assert diff == [], f"the migrated schema should equal service.review.schema, differences: {diff}"
+
+
+def _migrate(database_url: str, step: str, revision: str) -> None:
+    """Run one Alembic step (`upgrade` or `downgrade`) to `revision` in one transaction, as the store does."""
+    engine = make_engine(database_url)
+    with engine.connect() as connection, connection.begin():
+        getattr(command, step)(alembic_config(connection), revision)
+    engine.dispose()
+
+
+def test_migration_0002_keeps_the_queue_and_marks_it_routed_to_review(database_url: str, raw_engine: sa.Engine) -> None:
+    """A database from before audits: its items survive the upgrade as review items, and the downgrade."""
+    _migrate(database_url, "upgrade", "0001")
+    with raw_engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO review_items (ticket_id, subject, body, language, model_label, confidence, probabilities, model_version, created_at, updated_at)"
+            " VALUES ('OLD-1', 'Synken', 'Synken har stannat', 'sv', 'support', 0.6, '{\"support\": 0.6, \"delivery\": 0.4}', 'v0',"
+            " '2025-03-01 08:00:00', '2025-03-01 08:00:00')"))
+    _migrate(database_url, "upgrade", "0002_audit")
+    store = ReviewStore(database_url)
+    store.migrate()  # already current: nothing to do
+    [item] = store.list_pending()
+    assert (item.ticket_id, item.audit, item.model_label) == ("OLD-1", False, "support"), f"an item queued before audits is a review item: {item}"
+    assert store.audit_counts(30, "v0") == {} and store.count_pending_audits() == 0, "and no audit"
+    store.close()
+    _migrate(database_url, "downgrade", "0001")
+    with raw_engine.connect() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("review_items")}
+        indexes = {i["name"] for i in sa.inspect(connection).get_indexes("review_items")}
+        rows = connection.execute(sa.text("SELECT ticket_id FROM review_items")).scalars().all()
+    assert "audit" not in columns and "ix_review_items_audit_decided" not in indexes, f"the downgrade removes what 0002 added: {columns}, {indexes}"
+    assert rows == ["OLD-1"] and "ix_review_items_pending" in indexes, f"and keeps the queue and its pending index: {rows}, {indexes}"
+    _migrate(database_url, "upgrade", "head")
+    with raw_engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM review_items WHERE audit = :no"), {"no": False}).scalar() == 1, \
+            "upgrading again marks the item as routed to review"
 
 
 def _closed_port() -> int:
