@@ -16,6 +16,13 @@ import pytest
 TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
 
 
+def write_keys_file(path: Path, lines: str) -> Path:
+    """An API keys file as the service accepts it: private to its owner (a file others could read is refused)."""
+    path.write_text(lines)
+    path.chmod(0o600)
+    return path
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as s:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_process import free_port, start_serve, stop
+from tests.server_process import free_port, start_serve, stop, write_keys_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -54,8 +54,7 @@ def server(tmp_path: Path, small_model_dir: Path) -> Iterator[str]:
     """A running `triage serve` on a free loopback port: API keys, a SQLite queue, every ticket routed to review."""
     port = free_port()
     keys = tmp_path / "keys.txt"
-    keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
-    keys.chmod(0o600)  # a key file others could read is refused
+    write_keys_file(keys, f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
     env = {"TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
     args = ["--model", str(small_model_dir), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
     process = start_serve(args, tmp_path, env, port, START_SECONDS)
@@ -129,7 +128,7 @@ def audit_server(tmp_path: Path, small_model_dir: Path) -> Iterator[str]:
     """A running `triage serve` that routes every ticket by itself and audits every one."""
     port = free_port()
     keys = tmp_path / "keys.txt"
-    keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
+    write_keys_file(keys, f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
     env = {"TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 0.5, "support": 0.5}', "TRIAGE_AUDIT_RATE": "1"}
     args = ["--model", str(small_model_dir), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
     process = start_serve(args, tmp_path, env, port, START_SECONDS, log_name="audit-server.log")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from model.registry import publish
-from tests.server_process import free_port, start_serve, stop
+from tests.server_process import free_port, start_serve, stop, write_keys_file
 from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, SUPPORT_SV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,8 +28,7 @@ def server(tmp_path: Path, tiny_tickets_file: Path) -> Iterator[tuple[str, Path,
     """A running `triage serve` on a free loopback port with an empty registry, API keys and a SQLite queue."""
     port, registry, log = free_port(), tmp_path / "models", tmp_path / "server.log"
     keys = tmp_path / "keys.txt"
-    keys.write_text(f"{PREDICT_KEY}:predict\n{ADMIN_KEY}:admin,predict\n")
-    keys.chmod(0o600)  # a key file others could read is refused
+    write_keys_file(keys, f"{PREDICT_KEY}:predict\n{ADMIN_KEY}:admin,predict\n")
     env = {"TRIAGE_TRAINING_DATA": str(tiny_tickets_file), "TRIAGE_WATCH_INTERVAL": "0.2", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
     args = ["--registry", str(registry), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "--train-if-missing"]
     process = start_serve(args, tmp_path, env, port, START_SECONDS)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from service.review.store import ReviewStore
 from tests.conftest import TICKETS
-from tests.server_process import free_port, start_serve
+from tests.server_process import free_port, start_serve, write_keys_file
 from tests.service.conftest import PREDICT_KEY, REVIEW_KEY
 
 ITEMS = 150
@@ -47,8 +47,7 @@ class Server:
 
     def start(self) -> None:
         keys = self.folder / "keys.txt"
-        keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review,predict\n")
-        keys.chmod(0o600)  # a key file others could read is refused
+        write_keys_file(keys, f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review,predict\n")
         args = ["--model", str(self.model_dir), "--api-keys-file", str(keys), "--database", self.database_url]
         self.process = start_serve(args, self.folder, {"TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}, self.port, START_SECONDS)
 
