@@ -26,6 +26,11 @@ from service import admin, health
 from service.config import ConfigError, Settings, load_settings, unknown_environment_settings
 from service.deps import Services
 from service.errors import install_error_handlers
+from service.helpdesk import routes as helpdesk_routes
+from service.helpdesk.runtime import Helpdesk, check_helpdesk
+from service.helpdesk.settings import ENV_PREFIX as HELPDESK_ENV_PREFIX
+from service.helpdesk.settings import HelpdeskSettings, load_helpdesk_settings
+from service.helpdesk.settings import unknown_environment as unknown_helpdesk_environment
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -48,12 +53,12 @@ EXIT_BAD_SETTINGS = 2
 EXIT_SERVER_FAILED = 1
 _DESCRIPTION = """Routes Swedish/English helpdesk tickets to **support**, **delivery** (a delivery task, not support)
 or **review** (a person decides) and says what to do next. Send an API key as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`. Every error has the body `{"error": {"code", "message"}}`.
+or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`, `webhook`. Every error has the body `{"error": {"code", "message"}}`.
 Agents decide the tickets routed to review on the web page at [/review](/review)."""
 
 
-def open_services(settings: Settings, metrics: Metrics) -> Services:
-    """Load the next steps and the model, open the review store and migrate it (blocking I/O)."""
+def open_services(settings: Settings, metrics: Metrics, helpdesk_settings: HelpdeskSettings | None = None) -> Services:
+    """Load the next steps and the model, open the review store and migrate it, and open the helpdesk feature (blocking I/O)."""
     next_steps = load_next_steps(settings.next_steps_file)
     holder = ModelHolder(settings, next_steps, metrics)
     review = ReviewHook(ReviewStore(settings.database_url, settings.claim_ttl_seconds), settings.review_buffer_size, metrics)
@@ -62,8 +67,14 @@ def open_services(settings: Settings, metrics: Metrics) -> Services:
         refresh_agreement(review.store, metrics)
     # Without a configured secret, sessions last as long as the process: agents sign in again after a restart.
     secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else secrets.token_bytes(32)
+    if helpdesk_settings is None:
+        helpdesk_settings = load_helpdesk_settings(settings.helpdesk_file)
+    helpdesk = None
+    if helpdesk_settings.configured:
+        helpdesk = Helpdesk.open(helpdesk_settings, settings.database_url, metrics, lambda: holder.current, review, next_steps,
+                                 settings.max_ticket_chars, settings.retention_days)
     return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review,
-                    sessions=SessionCodec(secret))
+                    sessions=SessionCodec(secret), helpdesk=helpdesk)
 
 
 def _announce(services: Services) -> None:
@@ -77,19 +88,26 @@ def _announce(services: Services) -> None:
         log.warning(f"no API keys configured: listening on loopback ({settings.host}) only, and every request gets every role")
     else:
         log.info("API keys configured", extra={"fields": {"keys": len(services.keys.entries)}})
-    for name in unknown_environment_settings():
+    for name in unknown_environment_settings((HELPDESK_ENV_PREFIX,)) + unknown_helpdesk_environment():
         log.warning(f"environment variable {name} names no setting (a typo?); it is ignored")
+    if services.helpdesk is not None:
+        log.info("helpdesk connectors", extra={"fields": {"helpdesks": list(services.helpdesk.connectors), "mode": services.helpdesk.settings.mode}})
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app; the lifespan loads the model and opens the review store once, at start-up."""
+def create_app(settings: Settings, helpdesk: HelpdeskSettings | None = None) -> FastAPI:
+    """The app; the lifespan loads the model and opens the review store (and the helpdesk feature) once, at start-up.
+
+    `helpdesk` defaults to the settings file `settings.helpdesk_file` with its environment overrides.
+    """
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await anyio.to_thread.run_sync(open_services, settings, metrics)
+        services = await anyio.to_thread.run_sync(open_services, settings, metrics, helpdesk)
         app.state.services = services
         _announce(services)
+        if services.helpdesk is not None:
+            services.helpdesk.start()
         tasks = [asyncio.create_task(services.review.flush_forever(settings.review_retry_interval)),
                  asyncio.create_task(purge_forever(services.review.store, settings.retention_days))]
         if settings.model is None and settings.watch_interval > 0:
@@ -102,6 +120,8 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
+            if services.helpdesk is not None:
+                await anyio.to_thread.run_sync(services.helpdesk.close)
             services.review.store.close()
 
     app = FastAPI(title="ticket-triage", version=_package_version(), description=_DESCRIPTION, lifespan=lifespan)
@@ -109,7 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: it sees every response, 413s included
-    for module in (predict_routes, model_info, review_api, admin, health, review_page):
+    for module in (predict_routes, model_info, review_api, helpdesk_routes, admin, health, review_page):
         app.include_router(module.router)
     install_review_page(app)
     return app
@@ -129,10 +149,12 @@ def run(overrides: dict[str, Any], train_if_missing: bool = False) -> int:
         configure_logging(settings.log_level)
         model_dir = model_to_serve(settings, train_if_missing)
         preflight(settings, model_dir)
+        helpdesk = load_helpdesk_settings(settings.helpdesk_file)
+        check_helpdesk(helpdesk, settings.key_ring)
     except (ConfigError, ModelError, DataError, ValueError) as e:
         print(f"triage serve: error: {e}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, helpdesk), host=settings.host, port=settings.port,
                                            log_config=None, access_log=False, lifespan="on", server_header=False))
     try:
         server.run()

@@ -20,7 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from service.errors import ApiError
 
-Role = Literal["predict", "review", "admin"]
+Role = Literal["predict", "review", "admin", "webhook"]  # `webhook`: a helpdesk delivering events, nothing else
 ROLES: frozenset[str] = frozenset(get_args(Role))
 MIN_KEY_LENGTH = 16  # shorter keys can be guessed; `python -c "import secrets; print(secrets.token_urlsafe(32))"`
 

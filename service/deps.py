@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from model.predictor import TriageModel
 from service.auth import KeyRing
 from service.config import Settings
+from service.helpdesk.runtime import Helpdesk
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
@@ -31,6 +32,7 @@ class Services:
     holder: ModelHolder
     review: ReviewHook
     sessions: SessionCodec
+    helpdesk: Helpdesk | None = None  # when a helpdesk connector is configured
 
 
 async def get_services(request: Request) -> Services:
