@@ -193,7 +193,7 @@ class JobStore:
         if job_ids is not None:
             condition = sa.and_(condition, _j.id.in_(job_ids))
         with self._write() as connection:
-            ids = [int(i) for i in connection.execute(sa.select(_j.id).where(condition).order_by(_j.id))]
+            ids = [int(i) for i in connection.execute(sa.select(_j.id).where(condition).order_by(_j.id)).scalars()]
             if ids:
                 connection.execute(sa.update(helpdesk_jobs).where(_j.id.in_(ids)).values(state="queued", attempts=0, run_after=now, updated_at=now))
         return ids
