@@ -76,8 +76,9 @@ def insert_job(connection: sa.Connection, now: datetime, helpdesk: str, kind: st
     statement = _insert(connection.dialect.name).values(
         helpdesk=helpdesk, kind=kind, ticket_id=ticket_id, state="queued", attempts=0, run_after=now, event_at=now,
         created_at=now, updated_at=now, progress=progress or {},
-    ).on_conflict_do_nothing(index_elements=[_j.helpdesk, _j.kind, _j.ticket_id])
-    return bool(connection.execute(statement).rowcount == 1)
+    ).on_conflict_do_nothing(index_elements=[_j.helpdesk, _j.kind, _j.ticket_id]).returning(_j.id)
+    # RETURNING, not rowcount: with psycopg an insert's rowcount is not reliable here.
+    return connection.execute(statement).first() is not None
 
 
 class JobStore:
