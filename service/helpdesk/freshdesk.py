@@ -155,14 +155,16 @@ class FreshdeskConnector:
         seen: set[str] = set()
         window_start = since
         while True:
-            pages, last_update = 0, window_start
+            pages, page_size, last_update = 0, 0, window_start
             url: str | None = "/tickets"
             params: dict[str, Any] | None = {"updated_since": window_start.strftime("%Y-%m-%dT%H:%M:%SZ"), "include": "description",
                                              "order_by": "updated_at", "order_type": "asc", "per_page": PAGE_SIZE}
             while url and pages < MAX_PAGES:
                 response = self.transport.call("GET", url, params=params)
                 params, pages = None, pages + 1  # the next link carries the query
-                for data in response.json():
+                batch = response.json()
+                page_size = len(batch)
+                for data in batch:
                     ticket = ExportedTicket(id=str(data["id"]), subject=str(data.get("subject") or ""), text=str(data.get("description_text") or ""),
                                             type=data.get("type") or None, updated_at=parse_time(data.get("updated_at")))
                     last_update = max(last_update, ticket.updated_at)
@@ -170,8 +172,12 @@ class FreshdeskConnector:
                         seen.add(ticket.id)
                         yield ticket
                 url = next_link(response)
-            if not url or last_update <= window_start:
-                return  # the end, or a window that cannot move on (more than MAX_PAGES pages of one second)
+            # Whether or not the last allowed page links on, a full one means the window may hold more.
+            if pages < MAX_PAGES or page_size < PAGE_SIZE:
+                return
+            if last_update <= window_start:
+                raise HelpdeskRejected("window_stuck", f"more than {MAX_PAGES * PAGE_SIZE} tickets were updated in one second; "
+                                       "the export cannot page past them")
             window_start = last_update  # tickets updated in that very second come again and are skipped by id
 
     def close_client(self) -> None:

@@ -8,14 +8,18 @@ that cannot work stop it with exit status 2 and the fix.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from prometheus_client import start_http_server
 
 from model.predictor import TriageModel
 from service.auth import KeyRing
-from service.config import ConfigError
+from service.config import ConfigError, Settings
 from service.helpdesk.base import Connector, ConnectorProblem, HelpdeskError, HelpdeskRejected
 from service.helpdesk.freshdesk import FreshdeskConnector
 from service.helpdesk.jobs import JobStore, queue_decision
@@ -25,8 +29,10 @@ from service.helpdesk.worker import Worker
 from service.helpdesk.writeback import WriteBack
 from service.helpdesk.zendesk import ZendeskConnector
 from service.metrics import Metrics
-from service.next_steps import NextSteps
+from service.model_holder import ModelHolder, ModelRefused
+from service.next_steps import NextSteps, load_next_steps
 from service.review import ReviewHook, ReviewItem
+from service.review.store import ReviewStore
 
 log = logging.getLogger("triage.helpdesk")
 
@@ -111,3 +117,44 @@ class Helpdesk:
             for connector in self.connectors.values():
                 connector.close_client()
             self.store.close()
+
+
+def run_worker_process(settings: Settings, helpdesk_settings: HelpdeskSettings, metrics_port: int | None = None) -> int:
+    """`triage helpdesk-worker`: the worker without the HTTP service, until SIGTERM or SIGINT; 2 for settings that cannot work."""
+    if not helpdesk_settings.configured:
+        raise ConfigError("no helpdesk is configured: set TRIAGE_HELPDESK_FILE to a settings file with a [freshdesk] or [zendesk] section")
+    if helpdesk_settings.mode == "off":
+        raise ConfigError("the helpdesk mode is 'off': the worker would have nothing to do; set mode to suggest or act")
+    metrics = Metrics()
+    next_steps = load_next_steps(settings.next_steps_file)
+    holder = ModelHolder(settings, next_steps, metrics)
+    review = ReviewHook(ReviewStore(settings.database_url, settings.claim_ttl_seconds), settings.review_buffer_size, metrics)
+    review.start()
+    feature = Helpdesk.open(helpdesk_settings, settings.database_url, metrics, lambda: holder.current, review, next_steps,
+                            settings.max_ticket_chars, settings.retention_days)
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    log.info("helpdesk worker started", extra={"fields": {"helpdesks": list(feature.connectors), "mode": helpdesk_settings.mode,
+                                                          "model": holder.current.version}})
+    feature.start()
+    watching = settings.model is None and settings.watch_interval > 0
+    last_watch = time.monotonic()
+    while not stopping.wait(min(settings.review_retry_interval, settings.watch_interval or settings.review_retry_interval)):
+        if not review.available:
+            review.flush()
+        if watching and time.monotonic() - last_watch >= settings.watch_interval:
+            last_watch = time.monotonic()
+            try:
+                if holder.changed_in_registry():
+                    holder.reload(force=False)
+            except ModelRefused:
+                pass  # logged by reload; the old model keeps serving
+            except Exception:  # a failed check must not stop the worker
+                log.exception("registry check failed")
+    log.info("helpdesk worker stopping")
+    feature.close()
+    review.store.close()
+    return 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from abc import ABC, abstractmethod
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from service.helpdesk.worker import backoff
 from service.helpdesk.settings import WorkerSettings
+from service.helpdesk.worker import backoff
 from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, ROUTE_ALL
 from tests.service.helpdesk.conftest import AppFactory, HelpdeskFactory, job_state, wait_for
 from tests.service.helpdesk.freshdesk_standin import FreshdeskStandIn
