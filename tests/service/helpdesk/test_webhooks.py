@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from service.helpdesk.zendesk import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from tests.service.conftest import ADMIN_KEY, DELIVERY_SV, PREDICT_KEY, REVIEW_KEY, ROUTE_ALL
+from tests.service.conftest import DELIVERY_SV, REVIEW_KEY, ROUTE_ALL
 from tests.service.helpdesk.conftest import WEBHOOK_KEY, ZENDESK_SECRET, AppFactory, HelpdeskFactory, job_state, wait_for, zendesk_section
 from tests.service.helpdesk.freshdesk_standin import FreshdeskStandIn
 from tests.service.helpdesk.zendesk_standin import ZendeskStandIn
@@ -36,18 +36,6 @@ def test_the_webhook_key_is_accepted_in_every_form_freshdesk_sends(helpdesk_app:
     client = helpdesk_app()
     r = client.post(FRESHDESK, json=EVENT, headers=headers)
     assert r.status_code == 202 and r.json()["status"] == "queued", f"the webhook key should be accepted: {r.status_code} {r.text}"
-
-
-@pytest.mark.parametrize(("headers", "status", "code"), [
-    ({}, 401, "missing_api_key"),
-    (basic("freshdesk", "not-the-key-0123456789"), 401, "invalid_api_key"),
-    ({"Authorization": "Basic !!!"}, 401, "invalid_api_key"),
-    ({"X-API-Key": PREDICT_KEY}, 403, "forbidden"),
-    ({"X-API-Key": ADMIN_KEY}, 403, "forbidden"),
-])
-def test_other_keys_are_refused(helpdesk_app: AppFactory, headers: dict[str, str], status: int, code: str) -> None:
-    r = helpdesk_app().post(FRESHDESK, json=EVENT, headers=headers)
-    assert (r.status_code, r.json()["error"]["code"]) == (status, code), f"expected {status} {code}: {r.status_code} {r.text}"
 
 
 def test_the_webhook_role_can_do_nothing_else(helpdesk_app: AppFactory) -> None:
@@ -83,29 +71,11 @@ def test_payload_forms_name_the_ticket(helpdesk_app: AppFactory, body: dict[str,
     assert job.ticket_id == "4711", f"the ticket id should be read as 4711, got {job.ticket_id}"
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    (b'{"foo": 1}', 422, "missing_ticket_id"),
-    (b'{"ticket_id": "{{ticket.id}}"}', 422, "invalid_ticket_id"),
-    (b'{"ticket_id": -3}', 422, "invalid_ticket_id"),
-    (b'{"ticket_id": true}', 422, "invalid_ticket_id"),
-    (b'[1, 2]', 422, "missing_ticket_id"),
-    (b'ticket_id=4711', 400, "malformed_json"),
-])
-def test_bad_payloads_say_what_to_fix(helpdesk_app: AppFactory, body: bytes, status: int, code: str) -> None:
-    r = helpdesk_app().post(FRESHDESK, content=body, headers={"X-API-Key": WEBHOOK_KEY, "Content-Type": "application/json"})
-    assert (r.status_code, r.json()["error"]["code"]) == (status, code), f"expected {status} {code}: {r.status_code} {r.text}"
-
-
 def test_mode_off_ignores_events(helpdesk_app: AppFactory, helpdesk_settings: HelpdeskFactory) -> None:
     client = helpdesk_app(helpdesk_settings(mode="off"))
     r = client.post(FRESHDESK, json=EVENT, headers={"X-API-Key": WEBHOOK_KEY})
     assert r.status_code == 202 and r.json()["status"] == "ignored", f"mode off acknowledges and ignores: {r.text}"
     assert client.app.state.services.helpdesk.store.find("freshdesk", "ticket", "4711") is None, "and queues nothing"  # type: ignore[attr-defined]
-
-
-def test_an_unconfigured_helpdesk_is_404(helpdesk_app: AppFactory) -> None:
-    r = helpdesk_app().post(ZENDESK, json={"ticket_id": 1})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "helpdesk_not_configured", f"Zendesk is not configured here: {r.text}"
 
 
 # --- Zendesk's signature ---------------------------------------------------------------------
@@ -128,27 +98,6 @@ def test_zendesk_valid_signature_queues_and_handles_the_ticket(zendesk_client, z
     notes = zendesk.private_comments(ticket)
     assert len(notes) == 1 and "Väg: leveransuppgift" in notes[0]["body"], f"a private comment holds the note: {notes}"
     assert zendesk.tickets[ticket]["tags"] == ["vip", "triage-delivery"], f"tags are merged: {zendesk.tickets[ticket]['tags']}"
-
-
-@pytest.mark.parametrize(("make_headers", "reason"), [
-    (lambda body: signed(body, secret="another-secret-0123456789"), "does not match"),
-    (lambda body: signed(body, at=datetime.now(UTC) - timedelta(minutes=10)), "old"),
-    (lambda body: signed(body, at=datetime.now(UTC) + timedelta(minutes=10)), "in the future"),
-    (lambda body: {**signed(body), TIMESTAMP_HEADER: "yesterday"}, "ISO 8601"),
-    (lambda body: {"Content-Type": "application/json"}, "send the"),
-], ids=["wrong-secret", "stale", "future", "bad-timestamp", "unsigned"])
-def test_zendesk_bad_signatures_are_refused(zendesk_client, make_headers, reason: str) -> None:  # type: ignore[no-untyped-def]
-    body = b'{"ticket_id": "500"}'
-    r = zendesk_client.post(ZENDESK, content=body, headers=make_headers(body))
-    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_signature" and reason in r.json()["error"]["message"], \
-        f"expected 401 invalid_signature ({reason}): {r.status_code} {r.text}"
-    assert zendesk_client.app.state.services.helpdesk.store.find("zendesk", "ticket", "500") is None, "nothing is queued"
-
-
-def test_zendesk_signature_covers_the_body(zendesk_client) -> None:  # type: ignore[no-untyped-def]
-    headers = signed(b'{"ticket_id": "500"}')
-    r = zendesk_client.post(ZENDESK, content=b'{"ticket_id": "501"}', headers=headers)
-    assert r.status_code == 401, f"a body other than the signed one is refused: {r.status_code}"
 
 
 def test_zendesk_event_webhook_body(zendesk_client) -> None:  # type: ignore[no-untyped-def]
