@@ -4,10 +4,16 @@ Keys come from a file (TRIAGE_API_KEYS_FILE) or the environment (TRIAGE_API_KEYS
 JSON (`{"<key>": ["predict", "review"]}`) or as `key:role1,role2` entries, one per line (or
 separated by `;`). Only sha256 digests of the keys stay in memory, and a presented key is
 compared with every one of them, so neither the keys nor the timing of a check gives them away.
+
+A key is sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`, or as Basic auth for
+callers that can only do that (a Freshdesk automation rule's webhook): the key as the password,
+or as the user name with the password `X` (Freshdesk's own API-key convention).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -110,6 +116,19 @@ def _parse_lines(text: str, source: str) -> list[tuple[str, list[str]]]:
     return pairs
 
 
+def basic_auth_keys(authorization: str | None) -> list[str] | None:
+    """The keys a Basic `Authorization` header may carry (password, or user name when the password is `X`);
+    None when the header is not Basic, [] when it cannot be decoded."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+    return [k for k in ([user] if password == "X" else [password, user]) if k]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling, as far as the service needs to know: the roles of the presented key."""
@@ -128,11 +147,11 @@ def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
         ring: KeyRing = request.app.state.services.keys
         if ring.open:
             return Principal(ROLES)
-        presented = bearer.credentials if bearer else header_key
-        if not presented:
-            raise ApiError(401, "missing_api_key", "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                           headers={"WWW-Authenticate": "Bearer"})
-        roles = ring.roles_of(presented)
+        presented = [bearer.credentials] if bearer else [header_key] if header_key else basic_auth_keys(request.headers.get("authorization"))
+        if presented is None:
+            raise ApiError(401, "missing_api_key", "send an API key as 'Authorization: Bearer <key>', 'X-API-Key: <key>' "
+                           "or Basic auth with the key as the password", headers={"WWW-Authenticate": "Bearer"})
+        roles = next((r for r in map(ring.roles_of, presented) if r is not None), None)
         if roles is None:
             raise ApiError(401, "invalid_api_key", "the API key is not valid; check it or ask for a new one",
                            headers={"WWW-Authenticate": "Bearer"})

@@ -1,15 +1,13 @@
 """The helpdesk endpoints: the webhooks Freshdesk and Zendesk call, and the admin view of dead letters.
 
-`POST /v1/helpdesk/freshdesk/events` takes the key of the role `webhook` as Basic auth (the key
-as password, or as user name with the password `X`), as `Authorization: Bearer` or as
-`X-API-Key`. `POST /v1/helpdesk/zendesk/events` is authenticated by Zendesk's signature instead.
+`POST /v1/helpdesk/freshdesk/events` takes a key of the role `webhook` in any form
+`service.auth` accepts: Basic auth as a Freshdesk rule sends it (the key as password, or as user
+name with the password `X`), `Authorization: Bearer` or `X-API-Key`. `POST /v1/helpdesk/zendesk/events` is authenticated by Zendesk's signature instead.
 Both only queue a job (202) and return at once; the worker does the rest.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -79,34 +77,6 @@ def _helpdesk(request: Request, name: str) -> Helpdesk:
     return feature
 
 
-async def require_webhook_key(request: Request) -> None:
-    """Let a request through only with a key holding the `webhook` role, also accepted as Basic auth."""
-    ring = request.app.state.services.keys
-    if ring.open:
-        return
-    candidates = []
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise ApiError(401, "invalid_api_key", "the Basic credentials are not valid base64 of user:password") from None
-        candidates = [password, user] if password != "X" else [user]  # Freshdesk's "API key" option sends the key as the user, X as password
-    elif scheme.lower() == "bearer":
-        candidates = [value.strip()]
-    elif request.headers.get("x-api-key"):
-        candidates = [request.headers["x-api-key"]]
-    if not any(candidates):
-        raise ApiError(401, "missing_api_key", "send the webhook key as Basic auth (password), 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                       headers={"WWW-Authenticate": 'Basic realm="triage"'})
-    roles = [r for r in (ring.roles_of(c) for c in candidates if c) if r is not None]
-    if not roles:
-        raise ApiError(401, "invalid_api_key", "the webhook key is not valid; check the automation rule's credentials",
-                       headers={"WWW-Authenticate": 'Basic realm="triage"'})
-    if not any("webhook" in r for r in roles):
-        raise ApiError(403, "forbidden", "this key lacks the 'webhook' role; give the helpdesk a key of its own with only that role")
-
-
 def ticket_id_of(payload: Any) -> str:
     """The ticket id in a webhook body (Simple or Advanced Freshdesk payload, or a Zendesk trigger or event body)."""
     for path in (("freshdesk_webhook", "ticket_id"), ("ticket_id",), ("ticket", "id"), ("detail", "id")):
@@ -149,7 +119,7 @@ async def _accept(feature: Helpdesk, name: str, payload: Any) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=202)
 
 
-@router.post("/v1/helpdesk/freshdesk/events", status_code=202, dependencies=[Depends(require_webhook_key)], response_model=EventAccepted,
+@router.post("/v1/helpdesk/freshdesk/events", status_code=202, dependencies=[Depends(require_role("webhook"))], response_model=EventAccepted,
              responses=_responses(401, 403, 404, 422, 503))
 async def freshdesk_event(request: Request) -> JSONResponse:
     """Accept a Freshdesk automation rule's webhook (Simple or Advanced JSON) and queue the ticket; 202 at once."""
