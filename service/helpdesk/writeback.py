@@ -26,7 +26,7 @@ from model.language import detect_language
 from model.predictor import TriageModel
 from model.text import clean_text, has_words, ticket_text
 from service.helpdesk import notes
-from service.helpdesk.base import Connector, HelpdeskTicket, TicketChange
+from service.helpdesk.base import Connector, HelpdeskTicket, HelpdeskUnavailable, TicketChange
 from service.helpdesk.jobs import Job
 from service.helpdesk.settings import ConnectorSettings, HelpdeskSettings
 from service.metrics import Metrics
@@ -109,10 +109,14 @@ class WriteBack:
 
     def _send_to_review(self, job: Job, ticket: HelpdeskTicket, result: dict[str, Any]) -> str:
         review_id = review_ticket_id(job.helpdesk, ticket.id)
-        # A buffered item (review database briefly down) reaches the queue later under the same id.
-        self.review.submit(NewReviewItem(ticket_id=review_id, subject=ticket.subject, body=ticket.text or ticket.subject or "-",
-                                         model_label=result["label"], confidence=result["confidence"], probabilities=result["probabilities"],
-                                         model_version=result["model_version"], language=result["language"]))
+        handoff = self.review.submit(NewReviewItem(
+            ticket_id=review_id, subject=ticket.subject[: self.max_ticket_chars], body=(ticket.text or ticket.subject)[: self.max_ticket_chars],
+            model_label=result["label"], confidence=result["confidence"], probabilities=result["probabilities"],
+            model_version=result["model_version"], language=result["language"]))
+        if not handoff.queued:
+            # The review hook would keep it in memory only; the job is durable, so it is retried instead
+            # (queueing again under the same id is harmless).
+            raise HelpdeskUnavailable("review_queue_unavailable", "the review queue did not take the ticket; the job is retried")
         return review_id
 
     # --- doing it --------------------------------------------------------------------------

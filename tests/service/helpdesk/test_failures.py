@@ -13,7 +13,8 @@ import pytest
 
 from service.helpdesk.settings import WorkerSettings
 from service.helpdesk.worker import backoff
-from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, ROUTE_ALL
+from service.review.hook import Handoff
+from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, REVIEW_ALL, ROUTE_ALL
 from tests.service.helpdesk.conftest import AppFactory, HelpdeskFactory, job_state, wait_for
 from tests.service.helpdesk.freshdesk_standin import FreshdeskStandIn
 from tests.service.helpdesk.test_writeback import DELIVERY_SV, handled, send_event
@@ -148,3 +149,22 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     waits = [backoff(n, settings) for n in range(1, 6)]
     for n, (wait, full) in enumerate(zip(waits, [10, 20, 40, 60, 60]), start=1):
         assert 0.8 * full <= wait <= full, f"attempt {n} waits about {full} s (less up to 20 % jitter), got {wait}"
+
+
+def test_a_review_queue_that_does_not_take_the_ticket_retries_the_job(helpdesk_app: AppFactory, freshdesk: FreshdeskStandIn,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = freshdesk.add_ticket(*DELIVERY_SV)
+    client = helpdesk_app(**REVIEW_ALL)
+    hook = client.app.state.services.review  # type: ignore[attr-defined]
+    real, handed = hook.submit, []
+
+    def held_in_memory_first(item):  # type: ignore[no-untyped-def]
+        handed.append(item)
+        return Handoff(queued=False, warning="waits in memory") if len(handed) == 1 else real(item)
+
+    monkeypatch.setattr(hook, "submit", held_in_memory_first)
+    send_event(client, ticket)
+    handled(client, ticket)
+    assert len(handed) == 2, "a review item the hook only buffered in memory is handed over again by the retried job"
+    assert hook.store.count_pending() == 1 and len(freshdesk.notes(ticket)) == 1, "then it is queued once and the note written once"
+    assert metric(client, 'triage_helpdesk_jobs_total{helpdesk="freshdesk",outcome="retried"}') == 1, "the job was retried once"
