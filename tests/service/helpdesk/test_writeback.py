@@ -132,3 +132,13 @@ def test_repeated_events_act_once(helpdesk_app: AppFactory, helpdesk_settings: H
     assert all(r == {"status": "duplicate", "job_id": first["job_id"], "job_state": "done"} for r in repeats), f"repeats name the first job: {repeats}"
     assert len(freshdesk.notes(ticket)) == 1 and len(freshdesk.replies(ticket)) == 1, "a repeated event never acts twice"
     assert len(freshdesk.tickets[ticket]["associated_tickets_list"]) == 1, "only one delivery task exists"
+
+
+def test_a_ticket_without_words_gets_nothing_written(helpdesk_app: AppFactory, freshdesk: FreshdeskStandIn) -> None:
+    ticket = freshdesk.add_ticket("", "   ")
+    client = helpdesk_app(**ROUTE_ALL)
+    send_event(client, ticket)
+    handled(client, ticket)
+    job = client.app.state.services.helpdesk.store.find("freshdesk", "ticket", str(ticket))  # type: ignore[attr-defined]
+    assert job.progress.get("skipped") == "empty_ticket", f"the job says why it did nothing: {job.progress}"
+    assert not freshdesk.notes(ticket) and not freshdesk.calls_to("PUT", f"/api/v2/tickets/{ticket}"), "nothing is written to an empty ticket"
