@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 from model.predictor import TriageModel
 from service.auth import KeyRing
 from service.config import ConfigError, Settings
+from service.db.errors import StoreError
 from service.helpdesk.base import Connector, ConnectorProblem, HelpdeskError, HelpdeskRejected
 from service.helpdesk.freshdesk import FreshdeskConnector
 from service.helpdesk.jobs import JobStore, queue_decision
@@ -89,7 +90,10 @@ class Helpdesk:
         helpdesk_metrics = HelpdeskMetrics(metrics.registry)
         connectors = make_connectors(settings, helpdesk_metrics)
         store = JobStore(database_url)
-        store.migrate()
+        try:
+            store.migrate()
+        except StoreError as e:  # the database is down: start anyway (events get 503 and are sent again); the worker migrates later
+            log.error("helpdesk job table unavailable at start-up", extra={"fields": {"reason": str(e)}})
         writeback = WriteBack(settings, connectors, model, review, next_steps, metrics, max_ticket_chars)
         worker = Worker(store, writeback, settings.worker, helpdesk_metrics, tuple(connectors), retention_days)
         feature = cls(settings, store, connectors, helpdesk_metrics, worker)

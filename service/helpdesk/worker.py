@@ -123,6 +123,13 @@ class Worker:
             if removed:
                 log.info("finished helpdesk jobs past retention deleted", extra={"fields": {"removed": removed}})
 
+    def _migrate_quietly(self) -> None:
+        """Create the table if the database was down at start-up (a no-op once it is current)."""
+        try:
+            self.store.migrate()
+        except StoreError:
+            pass  # still down: the next round tries again
+
     def run_forever(self) -> None:
         """Work until `stop()`: jobs as they come due, otherwise wait `poll_seconds` (or until woken)."""
         while not self._stopping.is_set():
@@ -132,6 +139,7 @@ class Worker:
                     continue
             except StoreError as e:
                 log.error("helpdesk job table unavailable; the worker waits", extra={"fields": {"reason": str(e)}})
+                self._migrate_quietly()
             except Exception:  # the worker thread must outlive any one failure
                 log.exception("helpdesk worker iteration failed")
             self.wake.wait(self.settings.poll_seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from service.helpdesk.settings import WorkerSettings
 from service.helpdesk.worker import backoff
 from service.review.hook import Handoff
 from tests.service.conftest import ADMIN_KEY, PREDICT_KEY, REVIEW_ALL, ROUTE_ALL
-from tests.service.helpdesk.conftest import AppFactory, HelpdeskFactory, job_state, wait_for
+from tests.service.helpdesk.conftest import WEBHOOK_KEY, AppFactory, HelpdeskFactory, job_state, wait_for
 from tests.service.helpdesk.freshdesk_standin import FreshdeskStandIn
 from tests.service.helpdesk.test_writeback import DELIVERY_SV, handled, send_event
 
@@ -168,3 +169,14 @@ def test_a_review_queue_that_does_not_take_the_ticket_retries_the_job(helpdesk_a
     assert len(handed) == 2, "a review item the hook only buffered in memory is handed over again by the retried job"
     assert hook.store.count_pending() == 1 and len(freshdesk.notes(ticket)) == 1, "then it is queued once and the note written once"
     assert metric(client, 'triage_helpdesk_jobs_total{helpdesk="freshdesk",outcome="retried"}') == 1, "the job was retried once"
+
+
+def test_a_database_down_at_start_up_gets_503_and_the_helpdesk_sends_again(helpdesk_app: AppFactory) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    client = helpdesk_app(database_url=f"postgresql+psycopg://triage@127.0.0.1:{closed}/triage")
+    r = client.post("/v1/helpdesk/freshdesk/events", json={"ticket_id": 1}, headers={"X-API-Key": WEBHOOK_KEY})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "job_store_unavailable", f"the event is refused for now: {r.text}"
+    assert r.headers["Retry-After"] == "30" and "will send it again" in r.json()["error"]["message"], "and the answer says it was not stored"
+    assert client.get("/healthz").status_code == 200, "the service itself runs"
