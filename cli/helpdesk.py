@@ -39,6 +39,7 @@ def add_helpdesk_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def helpdesk_worker(args: argparse.Namespace) -> int:
+    from model.registry import ModelError, verify_model
     from service.app import EXIT_BAD_SETTINGS
     from service.config import ConfigError, load_settings
     from service.helpdesk.runtime import check_helpdesk, run_worker_process
@@ -51,11 +52,11 @@ def helpdesk_worker(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(overrides)
         configure_logging(settings.log_level)
-        model_to_serve(settings, train_if_missing=False)
+        model_dir = model_to_serve(settings, train_if_missing=False)
         helpdesk = load_helpdesk_settings(settings.helpdesk_file)
-        check_helpdesk(helpdesk, settings.key_ring)
+        check_helpdesk(helpdesk, settings.key_ring, verify_model(model_dir)["labels"])
         return run_worker_process(settings, helpdesk, args.metrics_port)
-    except (ConfigError, ValueError) as e:
+    except (ConfigError, ModelError, ValueError) as e:
         print(f"triage helpdesk-worker: error: {e}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
 

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from model.data import DataError
-from model.registry import ModelError
+from model.registry import ModelError, verify_model
 from service import admin, health
 from service.config import ConfigError, Settings, load_settings, unknown_environment_settings
 from service.deps import Services
@@ -150,7 +150,7 @@ def run(overrides: dict[str, Any], train_if_missing: bool = False) -> int:
         model_dir = model_to_serve(settings, train_if_missing)
         preflight(settings, model_dir)
         helpdesk = load_helpdesk_settings(settings.helpdesk_file)
-        check_helpdesk(helpdesk, settings.key_ring)
+        check_helpdesk(helpdesk, settings.key_ring, verify_model(model_dir)["labels"])
     except (ConfigError, ModelError, DataError, ValueError) as e:
         print(f"triage serve: error: {e}", file=sys.stderr)
         return EXIT_BAD_SETTINGS

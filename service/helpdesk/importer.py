@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from model.redact import redact
 from service.helpdesk.base import Connector
-from service.helpdesk.settings import ConnectorSettings
+from service.helpdesk.settings import LABELS, ConnectorSettings
 
 COLUMNS = ("id", "subject", "body", "label")
 NO_TYPE = "(no type)"
@@ -64,7 +64,7 @@ def parse_label_map(text: str) -> dict[str, str]:
 
 def default_label_map(section: ConnectorSettings) -> dict[str, str]:
     """The settings' type names, read back as labels: {types.support: "support", types.delivery: "delivery"}."""
-    return {name: label for label in ("support", "delivery") if (name := section.types.for_label(label))}
+    return {name: label for label in LABELS if (name := section.types.for_label(label))}
 
 
 def import_tickets(connector: Connector, since: datetime, out: Path, label_map: dict[str, str], progress: bool | None = None) -> ImportSummary:

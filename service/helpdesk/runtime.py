@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from service.helpdesk.base import Connector, ConnectorProblem, HelpdeskError, He
 from service.helpdesk.freshdesk import FreshdeskConnector
 from service.helpdesk.jobs import JobStore, queue_decision
 from service.helpdesk.metrics import HelpdeskMetrics
-from service.helpdesk.settings import HelpdeskSettings
+from service.helpdesk.settings import LABELS, HelpdeskSettings
 from service.helpdesk.worker import Worker
 from service.helpdesk.writeback import WriteBack
 from service.helpdesk.zendesk import ZendeskConnector
@@ -49,10 +49,14 @@ def make_connectors(settings: HelpdeskSettings, metrics: HelpdeskMetrics | None 
     return connectors
 
 
-def check_helpdesk(settings: HelpdeskSettings, keys: KeyRing) -> None:
+def check_helpdesk(settings: HelpdeskSettings, keys: KeyRing, model_labels: Sequence[str] = LABELS) -> None:
     """Refuse settings that cannot work (ConfigError with the fix); a helpdesk that cannot be reached now only gets a warning."""
     if not settings.active:
         return
+    unknown = sorted(set(model_labels) - set(LABELS))
+    if unknown:
+        raise ConfigError(f"the helpdesk connectors write back the labels {' and '.join(LABELS)}; the model also has {', '.join(unknown)}: "
+                          "serve a model trained on those labels, or set TRIAGE_HELPDESK_MODE=off")
     if settings.freshdesk is not None and not keys.open and not any("webhook" in roles for _, roles in keys.entries):
         raise ConfigError("Freshdesk's webhook needs an API key with the role 'webhook' (and nothing else): add a line "
                           "'<key>:webhook' to the key file and put the key in the automation rule (docs/HELPDESK.md)")

@@ -28,6 +28,7 @@ ENV_PREFIX = "TRIAGE_HELPDESK_"
 FILE_VARIABLE = "TRIAGE_HELPDESK_FILE"
 Mode = Literal["suggest", "act", "off"]
 HELPDESKS = ("freshdesk", "zendesk")
+LABELS = ("support", "delivery")  # the model labels the connectors write types, tags and the delivery process for
 _SECRETS = {"api_key", "api_token", "signing_secret"}
 _NAME = re.compile(r"[A-Za-z0-9-]{1,63}")
 
@@ -137,7 +138,7 @@ class ConnectorSettings(BaseModel):
 
     def act_problems(self, name: str) -> Iterator[str]:
         """What act mode needs that is missing, as messages."""
-        for label in ("support", "delivery"):
+        for label in LABELS:
             if self.types.for_label(label) is None:
                 yield f"{name}.types.{label}: act mode sets the ticket type; name the {name} type for {label} tickets (it must exist in {name})"
         for group in ("review_group_id", "delivery_group_id"):

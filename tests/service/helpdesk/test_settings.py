@@ -161,3 +161,9 @@ def test_helpdesk_worker_without_a_helpdesk_exits_2(tmp_path: Path, model_a: Pat
     result = subprocess.run([str(TRIAGE), "helpdesk-worker", "--model", str(model_a), "--database", f"sqlite:///{tmp_path / 'db'}"],
                             cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 2 and "no helpdesk is configured" in result.stderr, f"exit 2 and the fix: {result.returncode} {result.stderr}"
+
+
+def test_a_model_with_other_labels_cannot_drive_the_connectors(freshdesk: FreshdeskStandIn) -> None:
+    settings = load_helpdesk_settings(None, freshdesk=freshdesk_section(freshdesk))
+    with pytest.raises(ConfigError, match="the model also has billing"):
+        check_helpdesk(settings, parse_keys(HELPDESK_KEYS, "test"), ["billing", "delivery", "support"])
