@@ -63,6 +63,12 @@ class Retried(BaseModel):
     job_ids: list[int]
 
 
+# Documents the body for the OpenAPI page; the endpoints read it themselves (Zendesk's signature covers the raw bytes).
+_EVENT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "any JSON object naming the ticket in freshdesk_webhook.ticket_id, ticket_id, ticket.id or detail.id",
+    "example": {"freshdesk_webhook": {"ticket_id": 4711}}}}}}}
+
+
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {401: "No or a wrong key (Freshdesk), or a missing, wrong or stale signature (Zendesk).", 403: "The key lacks the role needed.",
             404: "This helpdesk is not configured, or no such job.", 409: "The job is not a dead letter.",
@@ -120,14 +126,15 @@ async def _accept(feature: Helpdesk, name: str, payload: Any) -> JSONResponse:
 
 
 @router.post("/v1/helpdesk/freshdesk/events", status_code=202, dependencies=[Depends(require_role("webhook"))], response_model=EventAccepted,
-             responses=_responses(401, 403, 404, 422, 503))
+             responses=_responses(401, 403, 404, 422, 503), openapi_extra=_EVENT_BODY)
 async def freshdesk_event(request: Request) -> JSONResponse:
     """Accept a Freshdesk automation rule's webhook (Simple or Advanced JSON) and queue the ticket; 202 at once."""
     feature = _helpdesk(request, "freshdesk")
     return await _accept(feature, "freshdesk", _json(await request.body()))
 
 
-@router.post("/v1/helpdesk/zendesk/events", status_code=202, response_model=EventAccepted, responses=_responses(401, 404, 422, 503))
+@router.post("/v1/helpdesk/zendesk/events", status_code=202, response_model=EventAccepted, responses=_responses(401, 404, 422, 503),
+             openapi_extra=_EVENT_BODY)
 async def zendesk_event(request: Request) -> JSONResponse:
     """Accept a Zendesk webhook, signed with the webhook's signing secret, and queue the ticket; 202 at once."""
     feature = _helpdesk(request, "zendesk")
