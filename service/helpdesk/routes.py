@@ -72,7 +72,7 @@ _EVENT_BODY = {"requestBody": {"required": True, "content": {"application/json":
 def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {401: "No or a wrong key (Freshdesk), or a missing, wrong or stale signature (Zendesk).", 403: "The key lacks the role needed.",
             404: "This helpdesk is not configured, or no such job.", 409: "The job is not a dead letter.",
-            422: "The body names no ticket id.", 503: "The job table is unavailable; the helpdesk retries later."}
+            422: "The body names no ticket id, or a parameter is out of range.", 503: "The job table is unavailable; the helpdesk retries later."}
     return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
 
 
@@ -168,7 +168,7 @@ def _store_errors(e: StoreError) -> ApiError:
     return ApiError(503, "job_store_unavailable", f"{e}; try again shortly")
 
 
-@router.get("/v1/admin/helpdesk/dead-letters", dependencies=_admin, responses=_responses(401, 403, 404, 503))
+@router.get("/v1/admin/helpdesk/dead-letters", dependencies=_admin, responses=_responses(401, 403, 404, 422, 503))
 def dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> DeadLetters:
     """List the helpdesk jobs given up on, most recent first, with the helpdesk's error code."""
     store = _store(request)
@@ -178,7 +178,7 @@ def dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 
         raise _store_errors(e) from None
 
 
-@router.post("/v1/admin/helpdesk/dead-letters/{job_id}/retry", dependencies=_admin, responses=_responses(401, 403, 404, 409, 503))
+@router.post("/v1/admin/helpdesk/dead-letters/{job_id}/retry", dependencies=_admin, responses=_responses(401, 403, 404, 409, 422, 503))
 def retry_dead_letter(request: Request, job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Retried:
     """Queue one dead letter again now, with a fresh count of attempts; it continues where it stopped."""
     store = _store(request)

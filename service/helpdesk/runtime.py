@@ -32,8 +32,7 @@ from service.helpdesk.zendesk import ZendeskConnector
 from service.metrics import Metrics
 from service.model_holder import ModelHolder, ModelRefused
 from service.next_steps import NextSteps, load_next_steps
-from service.review import ReviewHook, ReviewItem
-from service.review.store import ReviewStore
+from service.review import ReviewHook, ReviewItem, ReviewStore
 
 log = logging.getLogger("triage.helpdesk")
 

@@ -10,6 +10,6 @@ the agents' decisions back. `service.app` mounts the feature's routers.
 from service.review.hook import ReviewHook
 from service.review.items import NewReviewItem, ReviewItem
 from service.review.session import SessionCodec
-from service.review.store import DecisionListener
+from service.review.store import DecisionListener, ReviewStore
 
-__all__ = ["DecisionListener", "NewReviewItem", "ReviewHook", "ReviewItem", "SessionCodec"]
+__all__ = ["DecisionListener", "NewReviewItem", "ReviewHook", "ReviewItem", "ReviewStore", "SessionCodec"]
