@@ -8,6 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.app import run
@@ -139,15 +140,17 @@ def test_helpdesk_worker_runs_on_its_own(tmp_path: Path, model_a: Path, freshdes
     jobs.enqueue("freshdesk", "ticket", str(ticket))  # accepted earlier by a `triage serve` on the same database
     settings = write(tmp_path, f'[freshdesk]\nbase_url = "{freshdesk.base_url}"\n[worker]\npoll_seconds = 0.1\n')
     env = {"TRIAGE_HELPDESK_FRESHDESK__API_KEY": freshdesk.api_key, "TRIAGE_THRESHOLDS": '{"delivery": 0.5, "support": 0.5}', "PATH": "/usr/bin:/bin"}
-    log = tmp_path / "worker.log"
+    log, metrics_port = tmp_path / "worker.log", free_port()
     with log.open("wb") as out:
-        process = subprocess.Popen([str(TRIAGE), "helpdesk-worker", "--model", str(model_a), "--database", url, "--helpdesk-file", str(settings)],
-                                   cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(TRIAGE), "helpdesk-worker", "--model", str(model_a), "--database", url, "--helpdesk-file", str(settings),
+                                    "--metrics-port", str(metrics_port)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: (job := jobs.find("freshdesk", "ticket", str(ticket))) is not None and job.state == "done" or process.poll() is not None,
                  seconds=60, what="the worker to handle the job")
         assert process.poll() is None, f"the worker keeps running: {log.read_text()[-2000:]}"
         assert len(freshdesk.notes(ticket)) == 1, "the standalone worker wrote the note"
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'triage_helpdesk_jobs_total{helpdesk="freshdesk",outcome="done"} 1.0' in metrics, "--metrics-port serves the worker's metrics"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, f"SIGTERM stops it cleanly: {log.read_text()[-2000:]}"
     finally:
