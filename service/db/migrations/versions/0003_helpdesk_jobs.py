@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_helpdesk_jobs"
-down_revision = "0001"
+down_revision = "0002_audit"  # the audit migration, merged alongside; tested here against 0001
 branch_labels = None
 depends_on = None
 
