@@ -66,9 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database", required=True, metavar="URL")
     p.add_argument("--older-than-days", type=int, required=True, metavar="N")
 
+    from cli.helpdesk import add_helpdesk_parsers
     from cli.serve import add_serve_parser
 
     add_serve_parser(sub)
+    add_helpdesk_parsers(sub)
     return parser
 
 
@@ -88,6 +90,14 @@ def _run(args: argparse.Namespace) -> int | None:
         from cli.serve import serve
 
         return serve(args)
+    if args.command == "helpdesk-worker":
+        from cli.helpdesk import helpdesk_worker
+
+        return helpdesk_worker(args)
+    if args.command in ("import-freshdesk", "import-zendesk"):
+        from cli.helpdesk import import_tickets
+
+        return import_tickets(args)
     columns = ColumnMap.parse(getattr(args, "export_format", None), getattr(args, "columns", None))
     if args.command == "train":
         return commands.train(args.data, Path(args.out), args.target_precision, columns, args.encoding, args.json)

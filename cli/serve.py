@@ -29,6 +29,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--target-precision", type=float, metavar="P",
                    help="re-choose the thresholds for this precision (env TRIAGE_TARGET_PRECISION; default: the model's)")
     p.add_argument("--api-keys-file", metavar="FILE", help="API keys with roles (env TRIAGE_API_KEYS_FILE); see docs/SERVICE.md")
+    p.add_argument("--helpdesk-file", metavar="FILE", help="helpdesk connector settings (env TRIAGE_HELPDESK_FILE); see docs/HELPDESK.md")
     p.add_argument("--train-if-missing", action="store_true",
                    help="train a model from the shipped data when the registry is empty (what `make run` does)")
 
@@ -39,6 +40,6 @@ def serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "model": args.model, "registry": args.registry,
         "database_url": args.database, "thresholds": dict(args.threshold) if args.threshold else None,
-        "target_precision": args.target_precision, "api_keys_file": args.api_keys_file,
+        "target_precision": args.target_precision, "api_keys_file": args.api_keys_file, "helpdesk_file": args.helpdesk_file,
     }.items() if v is not None}
     return run(overrides, train_if_missing=args.train_if_missing)

@@ -23,12 +23,17 @@ import uvicorn
 from fastapi import FastAPI
 
 from model.data import DataError
-from model.registry import ModelError
+from model.registry import ModelError, verify_model
 from service import admin, health
 from service.config import ConfigError, Settings, load_settings, unknown_environment_settings
 from service.connections import ensure_file_descriptors, guarded_protocol
 from service.deps import Services
 from service.errors import install_error_handlers
+from service.helpdesk import routes as helpdesk_routes
+from service.helpdesk.runtime import Helpdesk, check_helpdesk
+from service.helpdesk.settings import ENV_PREFIX as HELPDESK_ENV_PREFIX
+from service.helpdesk.settings import HelpdeskSettings, load_helpdesk_settings
+from service.helpdesk.settings import unknown_environment as unknown_helpdesk_environment
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, LoopbackHostMiddleware, RequestContextMiddleware
@@ -38,13 +43,11 @@ from service.predict import model_info
 from service.predict import routes as predict_routes
 from service.review import api as review_api
 from service.review import page as review_page
-from service.review.buffer import RetryBuffer, default_buffer_file
-from service.review.hook import ReviewHook
+from service.review.hook import open_review_hook
 from service.review.live_precision import LivePrecisionWatch
 from service.review.queue import refresh_agreement
 from service.review.retention import purge_forever
 from service.review.session import SessionCodec
-from service.review.store import ReviewStore
 from service.review.web import install as install_review_page
 from service.startup import model_to_serve, preflight
 from service.throttle import FailureLimiter
@@ -54,25 +57,29 @@ EXIT_BAD_SETTINGS = 2
 EXIT_SERVER_FAILED = 1
 _DESCRIPTION = """Routes Swedish/English helpdesk tickets to **support**, **delivery** (a delivery task, not support)
 or **review** (a person decides) and says what to do next. Send an API key as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`. Every error has the body `{"error": {"code", "message"}}`.
+or `X-API-Key: <key>`; roles: `predict`, `review`, `admin`, `webhook`. Every error has the body `{"error": {"code", "message"}}`.
 Agents decide the tickets routed to review on the web page at [/review](/review)."""
 
 
-def open_services(settings: Settings, metrics: Metrics) -> Services:
-    """Load the next steps and the model, open the review store and migrate it (blocking I/O)."""
+def open_services(settings: Settings, metrics: Metrics, helpdesk_settings: HelpdeskSettings | None = None) -> Services:
+    """Load the next steps and the model, open the review store and migrate it, and open the helpdesk feature (blocking I/O)."""
     next_steps = load_next_steps(settings.next_steps_file)
     holder = ModelHolder(settings, next_steps, metrics)
-    store = ReviewStore(settings.database_url, settings.claim_ttl_seconds, timeout=settings.database_timeout)
-    buffer = RetryBuffer(settings.review_buffer_file or default_buffer_file(settings.database_url), settings.review_buffer_bytes)
-    review = ReviewHook(store, buffer, metrics, settings.review_retry_interval)
+    review = open_review_hook(settings, metrics)
     review.start()
     if review.available:  # a database that was down a moment ago would only delay start-up again
         refresh_agreement(review.store, metrics)
     live_precision = LivePrecisionWatch(review.store, metrics, settings.audit_window_days, lambda: model_in_service(holder))
     # Without a configured secret, sessions last as long as the process: agents sign in again after a restart.
     secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else secrets.token_bytes(32)
+    if helpdesk_settings is None:
+        helpdesk_settings = load_helpdesk_settings(settings.helpdesk_file)
+    helpdesk = None
+    if helpdesk_settings.configured:
+        helpdesk = Helpdesk.open(helpdesk_settings, settings.database_url, metrics, lambda: holder.current, review, next_steps,
+                                 settings.max_ticket_chars, settings.retention_days)
     return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review,
-                    sessions=SessionCodec(secret), auth_failures=FailureLimiter(), live_precision=live_precision,
+                    sessions=SessionCodec(secret), auth_failures=FailureLimiter(), live_precision=live_precision, helpdesk=helpdesk,
                     model_work=anyio.CapacityLimiter(os.cpu_count() or 1))  # the GIL aside, no more at once than cores
 
 
@@ -93,19 +100,26 @@ def _announce(services: Services) -> None:
         log.warning(f"no API keys configured: listening on loopback ({settings.host}) only, and every request gets every role")
     else:
         log.info("API keys configured", extra={"fields": {"keys": len(services.keys.entries)}})
-    for name in unknown_environment_settings():
+    for name in unknown_environment_settings((HELPDESK_ENV_PREFIX,)) + unknown_helpdesk_environment():
         log.warning(f"environment variable {name} names no setting (a typo?); it is ignored")
+    if services.helpdesk is not None:
+        log.info("helpdesk connectors", extra={"fields": {"helpdesks": list(services.helpdesk.connectors), "mode": services.helpdesk.settings.mode}})
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app; the lifespan loads the model and opens the review store once, at start-up."""
+def create_app(settings: Settings, helpdesk: HelpdeskSettings | None = None) -> FastAPI:
+    """The app; the lifespan loads the model and opens the review store (and the helpdesk feature) once, at start-up.
+
+    `helpdesk` defaults to the settings file `settings.helpdesk_file` with its environment overrides.
+    """
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await anyio.to_thread.run_sync(open_services, settings, metrics)
+        services = await anyio.to_thread.run_sync(open_services, settings, metrics, helpdesk)
         app.state.services = services
         _announce(services)
+        if services.helpdesk is not None:
+            services.helpdesk.start()
         tasks = [asyncio.create_task(services.review.flush_forever(settings.review_retry_interval)),
                  asyncio.create_task(purge_forever(services.review.store, settings.retention_days)),
                  asyncio.create_task(services.live_precision.refresh_forever())]
@@ -119,6 +133,8 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
+            if services.helpdesk is not None:
+                await anyio.to_thread.run_sync(services.helpdesk.close)
             services.review.close()
 
     app = FastAPI(title="ticket-triage", version=_package_version(), description=_DESCRIPTION, lifespan=lifespan)
@@ -128,7 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.key_ring.open:
         app.add_middleware(LoopbackHostMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: it sees every response, 413s included
-    for module in (predict_routes, model_info, review_api, admin, health, review_page):
+    for module in (predict_routes, model_info, review_api, helpdesk_routes, admin, health, review_page):
         app.include_router(module.router)
     install_review_page(app)
     return app
@@ -149,10 +165,12 @@ def run(overrides: dict[str, Any], train_if_missing: bool = False) -> int:
         ensure_file_descriptors(settings.max_connections)
         model_dir = model_to_serve(settings, train_if_missing)
         preflight(settings, model_dir)
+        helpdesk = load_helpdesk_settings(settings.helpdesk_file)
+        check_helpdesk(helpdesk, settings.key_ring, verify_model(model_dir)["labels"])
     except (ConfigError, ModelError, DataError, ValueError) as e:
         print(f"triage serve: error: {e}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, helpdesk), host=settings.host, port=settings.port,
                                            http=guarded_protocol(settings.max_connections, settings.request_read_timeout),
                                            log_config=None, access_log=False, lifespan="on", server_header=False))
     try:

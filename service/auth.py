@@ -9,10 +9,15 @@ A key must be printable ASCII (it travels in an HTTP header, which carries nothi
 other key could never match), at least MIN_KEY_LENGTH characters, and hard to guess: zxcvbn's
 estimate of the guesses it takes must reach 10**MIN_KEY_GUESSES_LOG10. A client address that
 presents wrong keys too often is turned away for a while (`service.throttle`).
+A key is sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`, or as Basic auth for
+callers that can only do that (a Freshdesk automation rule's webhook): the key as the password,
+or as the user name with the password `X` (Freshdesk's own API-key convention).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -28,7 +33,7 @@ from zxcvbn import zxcvbn
 from service.errors import ApiError
 from service.throttle import FailureLimiter, client_address
 
-Role = Literal["predict", "review", "admin"]
+Role = Literal["predict", "review", "admin", "webhook"]  # `webhook`: a helpdesk delivering events, nothing else
 ROLES: frozenset[str] = frozenset(get_args(Role))
 MIN_KEY_LENGTH = 16  # shorter keys can be guessed; `python -c "import secrets; print(secrets.token_urlsafe(32))"`
 MAX_KEY_LENGTH = 256  # longer is no safer, and a header that size is refused by some proxies
@@ -143,6 +148,19 @@ def _parse_lines(text: str, source: str) -> list[tuple[str, list[str]]]:
     return pairs
 
 
+def basic_auth_keys(authorization: str | None) -> list[str] | None:
+    """The keys a Basic `Authorization` header may carry (password, or user name when the password is `X`);
+    None when the header is not Basic, [] when it cannot be decoded."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+    return [k for k in ([user] if password == "X" else [password, user]) if k]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling, as far as the service needs to know: the roles of the presented key."""
@@ -162,14 +180,14 @@ def require_role(role: Role) -> Callable[..., Awaitable[Principal]]:
         ring: KeyRing = request.app.state.services.keys
         if ring.open:
             return Principal(ROLES)
-        presented = bearer.credentials if bearer else header_key
-        if not presented:
-            raise ApiError(401, "missing_api_key", "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                           headers={"WWW-Authenticate": "Bearer"})
+        presented = [bearer.credentials] if bearer else [header_key] if header_key else basic_auth_keys(request.headers.get("authorization"))
+        if presented is None:
+            raise ApiError(401, "missing_api_key", "send an API key as 'Authorization: Bearer <key>', 'X-API-Key: <key>' "
+                           "or Basic auth with the key as the password", headers={"WWW-Authenticate": "Bearer"})
         failures: FailureLimiter = request.app.state.services.auth_failures
         address = client_address(request.scope)
         refuse_if_throttled(failures, address)
-        roles = ring.roles_of(presented)
+        roles = next((r for r in map(ring.roles_of, presented) if r is not None), None)
         if roles is None:
             failures.record(address)
             raise ApiError(401, "invalid_api_key", "the API key is not valid; check it or ask for a new one",

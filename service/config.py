@@ -26,6 +26,7 @@ MIN_SESSION_SECRET_GUESSES_LOG10 = 20
 _OPTIONS = {  # `triage serve` option of each setting that has one, for error messages
     "host": "--host", "port": "--port", "model": "--model", "registry": "--registry", "database_url": "--database",
     "thresholds": "--threshold", "target_precision": "--target-precision", "api_keys_file": "--api-keys-file",
+    "helpdesk_file": "--helpdesk-file",
 }
 
 
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     explain_terms: int = Field(default=6, ge=0, le=50, description="explanation terms per label in each prediction")
     next_steps_file: Path = Field(default=DEFAULT_NEXT_STEPS, description="the editable next-steps texts")
     training_data: Path = Field(default=Path("data/tickets.csv"), description="tickets `--train-if-missing` trains on")
+    helpdesk_file: Path | None = Field(default=None, description="the helpdesk connectors' settings file (docs/HELPDESK.md)")
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error)$", description="debug, info, warning or error")
 
     _key_ring: KeyRing = PrivateAttr(default_factory=KeyRing)
@@ -119,6 +121,13 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL; write sqlite:///var/triage.db or postgresql+psycopg://user@host:5432/db") from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database '{url.get_backend_name()}'; use sqlite:///... or postgresql+psycopg://...")
+        return value
+
+    @field_validator("helpdesk_file")
+    @classmethod
+    def _helpdesk_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"the helpdesk settings file {value} does not exist; see docs/HELPDESK.md for one to start from")
         return value
 
     @field_validator("api_keys_file")
@@ -215,7 +224,8 @@ def describe_settings_errors(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def unknown_environment_settings() -> list[str]:
-    """`TRIAGE_*` environment variables that name no setting (probably typos)."""
+def unknown_environment_settings(features: tuple[str, ...] = ()) -> list[str]:
+    """`TRIAGE_*` environment variables that name no setting (probably typos); `features` are the
+    prefixes of features that check their own (e.g. `TRIAGE_HELPDESK_`)."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    return sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    return sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known and not k.upper().startswith(features))

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from model.predictor import TriageModel
 from service.auth import KeyRing
 from service.config import Settings
+from service.helpdesk.runtime import Helpdesk
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
@@ -36,6 +37,7 @@ class Services:
     auth_failures: FailureLimiter  # wrong keys per client address, on the API and the review page's sign-in
     model_work: anyio.CapacityLimiter  # worker threads that may predict large requests at once
     live_precision: LivePrecisionWatch
+    helpdesk: Helpdesk | None = None  # when a helpdesk connector is configured
 
 
 async def get_services(request: Request) -> Services:

@@ -1,8 +1,8 @@
 """Database engines (SQLite or PostgreSQL) and translation of database errors into `StoreError`s.
 
 Errors are re-raised without their cause: SQLAlchemy's messages quote statement parameters,
-which hold ticket text, and tracebacks end up in logs. The messages name the review database:
-the review queue is the one store so far.
+which hold ticket text, and tracebacks end up in logs. The messages name the store they come
+from (the review queue's by default; the helpdesk job table's shares the same database).
 """
 
 from __future__ import annotations
@@ -143,17 +143,17 @@ def _missing_table(error: exc.DBAPIError) -> bool:
 
 
 @contextmanager
-def translate_errors(url: sa.URL) -> Iterator[None]:
-    """Re-raise database errors as StoreUnavailable (connection kind) or StoreError (others)."""
+def translate_errors(url: sa.URL, store: str = "review", table: str = "review_items") -> Iterator[None]:
+    """Re-raise database errors as StoreUnavailable (connection kind) or StoreError (others), naming the `store`."""
     where = url.render_as_string(hide_password=True)
     try:
         yield
     except exc.DBAPIError as e:
         if _missing_table(e):
-            raise StoreError(f"the review database {where} has no review_items table; run the migrations (ReviewStore.migrate)") from None
+            raise StoreError(f"the {store} database {where} has no {table} table; run the migrations (start the service once)") from None
         reason = _first_line(e.orig, url.password)
         if isinstance(e, exc.OperationalError | exc.InterfaceError) or e.connection_invalidated:
-            raise StoreUnavailable(f"review database {where} is unavailable: {reason}") from None
-        raise StoreError(f"review database {where} rejected the operation: {reason}") from None
+            raise StoreUnavailable(f"{store} database {where} is unavailable: {reason}") from None
+        raise StoreError(f"{store} database {where} rejected the operation: {reason}") from None
     except exc.TimeoutError:
-        raise StoreUnavailable(f"review database {where} is unavailable: no free connection in the pool") from None
+        raise StoreUnavailable(f"{store} database {where} is unavailable: no free connection in the pool") from None

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
+from service.config import Settings
 from service.db.errors import StoreError, StoreUnavailable
 from service.metrics import Metrics
-from service.review.buffer import BufferFull, RetryBuffer, ready_to_buffer
+from service.review.buffer import BufferFull, RetryBuffer, default_buffer_file, ready_to_buffer
 from service.review.items import NewReviewItem
 from service.review.store import ReviewStore
 
@@ -210,3 +211,15 @@ class ReviewHook:
         """Close the store's connections and the buffer's file."""
         self.store.close()
         self.buffer.close()
+
+
+def open_review_hook(settings: Settings, metrics: Metrics, process: str | None = None) -> ReviewHook:
+    """The review store and its retry buffer as the settings describe them (not started).
+
+    The buffer is a file of one process: a process other than `triage serve` (`process`, e.g.
+    "helpdesk-worker") gets a file of its own beside it."""
+    store = ReviewStore(settings.database_url, settings.claim_ttl_seconds, timeout=settings.database_timeout)
+    path = settings.review_buffer_file or default_buffer_file(settings.database_url)
+    if process:
+        path = path.with_name(f"{path.stem}-{process}{path.suffix}")
+    return ReviewHook(store, RetryBuffer(path, settings.review_buffer_bytes), metrics, settings.review_retry_interval)

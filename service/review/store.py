@@ -34,6 +34,9 @@ MAX_PAGE_SIZE = 500
 MAX_ITEM_ID = 2**31 - 1
 _t = review_items.c
 # What a re-sent ticket overwrites; created_at stays, so the queue keeps its place by arrival.
+# Called inside the transaction that records a decision, so whatever it writes is stored with the
+# decision or not at all (the helpdesk feature queues the decision's write-back this way).
+DecisionListener = Callable[[sa.Connection, ReviewItem], None]
 _UPSERT_COLUMNS = ("subject", "body", "language", "model_label", "confidence", "probabilities", "model_version", "updated_at", "audit")
 # The queue's order: tickets waiting for a routing decision first, most uncertain first, then
 # oldest; audits after them, oldest first. Audits are not ordered by confidence: when only some
@@ -58,6 +61,7 @@ class ReviewStore:
         self._engine = make_engine(database_url, timeout)
         self._ttl = timedelta(seconds=claim_ttl_seconds)
         self._clock = clock
+        self._decision_listeners: list[DecisionListener] = []
 
     # --- plumbing -------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -106,6 +110,10 @@ class ReviewStore:
                 upgrade_to_head(self._engine)
             except CommandError as e:  # e.g. a newer release already migrated this database
                 raise StoreError(f"cannot migrate the review database: {e}") from None
+
+    def on_decision(self, listener: DecisionListener) -> None:
+        """Call `listener` with every decision, inside the transaction that records it."""
+        self._decision_listeners.append(listener)
 
     def ping(self) -> None:
         """Raise StoreUnavailable when the database cannot be reached."""
@@ -245,6 +253,9 @@ class ReviewStore:
         with self._write() as connection:
             decided = connection.execute(update).rowcount == 1
             item = self._fetch(connection, item_id)
+            if decided:
+                for listener in self._decision_listeners:
+                    listener(connection, item)
         if not decided:
             self._raise_conflict(item)
         return item

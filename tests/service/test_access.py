@@ -20,18 +20,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from service.app import create_app
 from service.auth import ROLES
 from service.config import load_settings
+from service.helpdesk.settings import load_helpdesk_settings
 from service.review.store import ReviewStore
 from tests.service.conftest import DELIVERY_SV, REVIEW_ALL, SUPPORT_SV, TestClient
 
 KEY_OF_ROLE = {role: f"{role}-only-key-0123456789abcdef" for role in sorted(ROLES)}
 PUBLIC_API = {"/healthz", "/readyz", "/metrics"}  # probes and metrics: no key, by design (docs/SERVICE.md)
 PUBLIC_OTHER = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/review/static"}  # the API's docs, the page's CSS/JS
+SIGNED = {"/v1/helpdesk/zendesk/events"}  # authenticated by Zendesk's signature instead of a key (tests/service/helpdesk/test_bad_input.py)
 PAGE_PREFIX = "/review"  # the agents' page: a signed session cookie instead of an API key
 SIGN_IN = "/review/sign-in"
 # A request that does what each endpoint is for, so "gets through" means it is served (default: no body).
 BODIES: dict[str, Any] = {"/v1/predict": SUPPORT_SV, "/v1/predict/batch": {"tickets": [SUPPORT_SV]},
                           "/v1/review/items/{item_id}/claim": {"reviewer": "Anna"},
-                          "/v1/review/items/{item_id}/decision": {"label": "delivery", "reviewer": "Anna"}}
+                          "/v1/review/items/{item_id}/decision": {"label": "delivery", "reviewer": "Anna"},
+                          "/v1/helpdesk/freshdesk/events": {"ticket_id": 1}}
 
 
 def required_role(route: APIRoute) -> str | None:
@@ -81,7 +84,7 @@ API, PAGES, OTHER = _classify()
 
 
 def test_every_route_is_protected_or_public_by_name() -> None:
-    unknown = sorted(set(OTHER) - PUBLIC_API - PUBLIC_OTHER)
+    unknown = sorted(set(OTHER) - PUBLIC_API - PUBLIC_OTHER - SIGNED)
     assert not unknown, f"routes with neither a role nor a place on the public list (add require_role or list them here): {unknown}"
     assert {path for _, path, _ in API} >= {"/v1/predict", "/v1/model", "/v1/admin/reload"}, f"the API endpoints were found: {API}"
     assert PAGES, "the review page's routes were found"
@@ -89,19 +92,27 @@ def test_every_route_is_protected_or_public_by_name() -> None:
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory, model_a: Path) -> Iterator[tuple[TestClient, str]]:
-    """An app with one key per role, every ticket routed to review, and one item in the queue."""
+    """An app with one key per role, every ticket routed to review, one item in the queue, and a
+    Freshdesk connector (at an address nobody answers, its worker stopped) with one dead letter."""
     url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'reviews.db'}"
     keys = ";".join(f"{key}:{role}" for role, key in KEY_OF_ROLE.items())
+    helpdesk = load_helpdesk_settings(None, freshdesk={"base_url": "http://127.0.0.1:9", "api_key": "k"})
     with TestClient(create_app(load_settings({"model": model_a, "database_url": url, "watch_interval": 0, "api_keys": keys,
-                                              **REVIEW_ALL}))) as client:
+                                              **REVIEW_ALL}), helpdesk)) as client:
         r = client.post("/v1/predict", json=DELIVERY_SV, headers={"X-API-Key": KEY_OF_ROLE["predict"]})
         assert r.json()["review_queued"], f"the fixture ticket is queued: {r.text}"
+        feature = client.app.state.services.helpdesk  # type: ignore[attr-defined]
+        feature.worker.stop()
+        feature.store.enqueue("freshdesk", "ticket", "1")
+        job = feature.store.claim(("freshdesk",), 60)
+        feature.store.bury(job, 1, "http_404: a dead letter for the admin endpoints")
         yield client, url
 
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
     body = BODIES.get(path)
-    return client.request(method, path.replace("{item_id}", "1"), headers=headers, **({"json": body} if body is not None else {}))
+    target = path.replace("{item_id}", "1").replace("{job_id}", "1")
+    return client.request(method, target, headers=headers, **({"json": body} if body is not None else {}))
 
 
 @pytest.mark.parametrize(("method", "path", "role"), API, ids=[f"{m} {p}" for m, p, _ in API])

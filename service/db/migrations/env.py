@@ -7,6 +7,7 @@ feature's tables defined on it.
 
 from alembic import context
 
+import service.helpdesk.schema  # noqa: F401  (defines helpdesk_jobs on the metadata)
 import service.review.schema  # noqa: F401  (defines review_items on the metadata)
 from service.db.tables import metadata
 
