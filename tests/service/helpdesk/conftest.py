@@ -14,6 +14,7 @@ import pytest
 
 from service.app import create_app
 from service.helpdesk.settings import ENV_PREFIX, HelpdeskSettings, load_helpdesk_settings
+from tests.server_process import write_keys_file
 from tests.service.conftest import ADMIN_KEY, KEYS, PREDICT_KEY, REVIEW_KEY, SettingsFactory, TestClient
 from tests.service.helpdesk.freshdesk_standin import FreshdeskStandIn
 from tests.service.helpdesk.zendesk_standin import ZendeskStandIn
@@ -110,6 +111,4 @@ def job_state(client: TestClient, helpdesk: str, ticket_id: int, kind: str = "ti
 
 
 def keys_file(folder: Path) -> Path:
-    path = folder / "keys.txt"
-    path.write_text(HELPDESK_KEYS.replace(";", "\n") + "\n")
-    return path
+    return write_keys_file(folder / "keys.txt", HELPDESK_KEYS.replace(";", "\n") + "\n")
