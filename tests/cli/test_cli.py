@@ -119,3 +119,29 @@ def test_export_reviews_feeds_training(small_tickets_file: Path, tmp_path: Path,
 def test_export_reviews_from_a_missing_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["export-reviews", "--database", f"sqlite:///{tmp_path / 'nope.db'}", "--out", str(tmp_path / "r.csv")])
     assert code == EXIT_BAD_INPUT and "no review database" in capsys.readouterr().err
+
+
+def test_sign_and_versions_show_a_refused_version_without_hiding_the_others(small_model_dir: Path, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from model.registry import SIGNATURE_FILE
+
+    registry = tmp_path / "registry"
+    assert main(["publish", "--model", str(small_model_dir), "--registry", str(registry)]) == 0
+    version = json.loads((small_model_dir / "metadata.json").read_text())["version"]
+    unsigned = registry / "99991231-000000-unsigned"
+    shutil.copytree(registry / version, unsigned)
+    (unsigned / SIGNATURE_FILE).unlink()
+    capsys.readouterr()
+    assert main(["versions", "--registry", str(registry)]) == 0
+    listed = capsys.readouterr().out
+    assert f"* {version}  created" in listed, f"the current version is listed and marked: {listed}"
+    assert "99991231-000000-unsigned  refused:" in listed and "not signed" in listed, f"the unsigned version is shown as refused: {listed}"
+    assert main(["sign", "--model", str(unsigned)]) == 0, "a model whose files match its metadata can be signed"
+    assert main(["versions", "--registry", str(registry)]) == 0
+    assert "refused" not in capsys.readouterr().out
+    (registry / "CURRENT").unlink()
+    assert main(["rollback", "--registry", str(registry)]) == EXIT_BAD_INPUT, "no current version to roll back from"
+    assert "CURRENT is missing" in capsys.readouterr().err
+    assert main(["rollback", "--registry", str(registry), "--to", version]) == 0, "a version can be chosen again"
