@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import joblib
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from model.redact import normalise, redact
+from model.redact import normalise, redact, redact_normalised
 
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|sv|vs|vb|fw|fwd|ang|aw|tr)\s*:\s*)+", re.IGNORECASE)
 
@@ -230,7 +230,7 @@ def clean_text(text: object) -> str:
     text = strip_signature(text)
     # Redact before markdown stripping, which removes '_' and so would split an address such as
     # anna_svensson@example.se into a name that survives and an address that is redacted.
-    text = redact(text)
+    text = redact_normalised(text)  # normalised by plain_text above
     text = strip_markdown(text)
     text = _LONG_NUMBER.sub(" NUM ", text)
     # Runs of whitespace of any kind, line breaks included, become one space: both analyzers

@@ -1,9 +1,12 @@
 """Redaction of e-mail addresses, Swedish phone numbers and personnummer: examples, then properties."""
 
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import model.redact as redact_module
 from model.redact import EMAIL_TOKEN, PERSONNUMMER_TOKEN, PHONE_TOKEN, is_personnummer, luhn_valid, normalise, redact
 from model.text import readable_text
 from tests.model.pii_strategies import (
@@ -205,3 +208,19 @@ def test_pieces_written_together_are_redacted_in_one_pass(pieces: list[str], joi
     for piece in pieces:
         assert normalise(piece) not in out, f"{piece!r} should be redacted in {text!r}, got {out!r}"
 
+
+
+def _normalise_the_long_way(text: str) -> str:
+    """`normalise` by its definition, every step on every text (no shortcut for ASCII or Latin-1)."""
+    text = redact_module._LINE_BREAK.sub("\n", text)
+    text = unicodedata.normalize("NFKC", redact_module._INVISIBLE.sub("", text))
+    text = redact_module._DASH.sub("-", text)
+    return redact_module._OTHER_DIGIT.sub(lambda m: str(unicodedata.digit(m.group())), text)
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(st.text(), st.text(st.characters(max_codepoint=0xFF)), st.text(st.sampled_from("a1\r\n\x85\xad\xa0\u2028\u2013\u200b\uff10\u0661"))))
+def test_normalise_is_idempotent_and_its_shortcuts_change_nothing(text: str) -> None:
+    out = normalise(text)
+    assert out == _normalise_the_long_way(text), f"the ASCII and Latin-1 shortcuts give the full normalisation: {text!r}"
+    assert normalise(out) == out, f"normalising again changes nothing: {text!r} -> {out!r}"
