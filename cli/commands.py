@@ -24,10 +24,14 @@ from model.train import train as train_model
 ERROR_ROUTE = "error"
 
 
-def check_output_file(path: Path, option: str, inputs: Sequence[Path] = ()) -> None:
-    """Refuse, before any work, an output that is a folder or one of the inputs (it would be destroyed)."""
+def check_output_file(path: Path, option: str, inputs: Sequence[Path] = (), replaced: bool = False) -> None:
+    """Refuse, before any work, an output that is a folder or one of the inputs (it would be destroyed).
+    An output `replaced` whole by a renamed temporary file must not be a device or a pipe either:
+    the rename would replace the device's own entry (/dev/full, /dev/stdout) rather than write to it."""
     if path.is_dir():
         raise ValueError(f"{option} {path} is a folder; give the name of a file to write")
+    if replaced and path.exists() and not path.is_file():
+        raise ValueError(f"{option} {path} is not a regular file (a device or a pipe); give the name of a file to write")
     for source in inputs:
         if path.exists() and source.exists() and os.path.samefile(path, source):
             raise ValueError(f"{option} {path} is the input file {source}; write to another file (the input would be overwritten)")
@@ -169,7 +173,7 @@ def versions(registry: Path) -> int:
 def export_reviews(database_url: str, out: Path) -> int:
     from service.review.export import export_reviews as export
 
-    check_output_file(out, "--out")
+    check_output_file(out, "--out", replaced=True)  # the export is renamed into place
     summary = export(database_url, out)
     agreement = "n/a" if summary.agreement is None else f"{summary.agreement:.1%}"
     print(f"{summary.count} decided reviews -> {out} (" + ", ".join(f"{k} {v}" for k, v in summary.per_label.items()) + ")")

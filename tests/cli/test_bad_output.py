@@ -34,6 +34,7 @@ CASES: dict[str, Case] = {
     "predict-output-is-a-folder": lambda f, model, data: ["predict", "--model", str(model), "--input", "t.csv", "--output", str(f / "out")],
     "predict-output-device-full": lambda f, model, data: ["predict", "--model", str(model), "--input", "t.csv", "--output", "/dev/full"],
     "export-out-is-a-folder": lambda f, model, data: ["export-reviews", "--database", f"sqlite:///{f / 'r.db'}", "--out", str(f / "out")],
+    "export-out-is-a-device": lambda f, model, data: ["export-reviews", "--database", f"sqlite:///{f / 'r.db'}", "--out", "/dev/full"],
     "publish-registry-read-only": lambda f, model, data: ["publish", "--model", str(model), "--registry", "/sys/triage-registry"],
 }
 
