@@ -63,7 +63,12 @@ def write_output(path: Path, write: Callable[[IO[str]], object]) -> None:
 def train(data: Sequence[str], out: Path, target_precision: float, columns: ColumnMap, encoding: str, as_json: bool) -> int:
     if not 0.5 <= target_precision < 1.0:
         raise ValueError(f"--target-precision must be at least 0.5 and below 1, got {target_precision}")
-    check_new_model_dir(out)  # before a training that may take minutes
+    check_new_model_dir(out)  # before a training that may take minutes, as is whether `out` can be written at all
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".triage-write-check-", dir=out.parent))
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot write in {out.parent} ({e.strerror or type(e).__name__})") from None
     tickets = load_tickets(data, columns, require_label=True, encoding=encoding)
     result = train_model(tickets, target_precision=target_precision)
     for warning in result.warnings:
@@ -75,7 +80,7 @@ def train(data: Sequence[str], out: Path, target_precision: float, columns: Colu
         print(format_report(result.report, "Cross-validated (out-of-fold) on the training data"))
         print("  thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in result.thresholds.items()) + f" (target precision {target_precision})")
         print(f"  C={result.params['C']} chosen by {result.params['cv_folds']}-fold CV; trained in {result.seconds:.1f} s")
-        print(f"Model {meta['version']} written to {out}")
+        print(f"Model {meta['version']} written to {out}, signed with the registry key {key_file()}")
     return 0
 
 

@@ -30,6 +30,7 @@ CASES: dict[str, Case] = {
     "train-out-holds-files": lambda f, model, data: ["train", "--data", str(data), "--out", str(f / "out")],
     "train-out-is-the-project": lambda f, model, data: ["train", "--data", str(data), "--out", "."],
     "train-out-is-a-model": lambda f, model, data: ["train", "--data", str(data), "--out", str(f / "model")],
+    "train-out-read-only": lambda f, model, data: ["train", "--data", str(data), "--out", "/sys/triage-model"],
     "predict-output-is-the-input": lambda f, model, data: ["predict", "--model", str(model), "--input", "t.csv", "--output", "t.csv"],
     "predict-output-is-a-folder": lambda f, model, data: ["predict", "--model", str(model), "--input", "t.csv", "--output", str(f / "out")],
     "predict-output-device-full": lambda f, model, data: ["predict", "--model", str(model), "--input", "t.csv", "--output", "/dev/full"],
