@@ -13,12 +13,14 @@ from typing import IO
 import pandas as pd
 
 from model.data import ColumnMap, DataError, describe_names, load_tickets
-from model.evaluate import evaluation_report, format_report
+from model.evaluate import evaluation_report, format_report, format_routing_table, routing_at_targets
+from model.oof import read_oof
 from model.predictor import TriageModel
 from model.registry import ModelError, check_new_model_dir, current_version, list_versions, read_metadata, save_model, sign_model
 from model.registry import publish as publish_model
 from model.registry import rollback as rollback_registry
 from model.signature import key_file
+from model.train import FAMILIAR, HELD_OUT
 from model.train import train as train_model
 
 ERROR_ROUTE = "error"
@@ -75,12 +77,19 @@ def train(data: Sequence[str], out: Path, target_precision: float, columns: Colu
         print(f"warning: {warning}", file=sys.stderr)
     meta = save_model(result, out, data)
     if as_json:
-        print(json.dumps({"version": meta["version"], "thresholds": meta["thresholds"], "params": meta["params"], "metrics": meta["metrics"]}, indent=2))
+        print(json.dumps({"version": meta["version"], "thresholds": meta["thresholds"], "params": meta["params"], "metrics": meta["metrics"],
+                          "familiar_metrics": meta["familiar_metrics"], "routing_by_target": meta["routing_by_target"]}, indent=2))
     else:
-        print(format_report(result.report, "Cross-validated (out-of-fold) on the training data"))
+        print(format_report(result.report, f"Cross-validated on {HELD_OUT} (what the thresholds and calibration are chosen on)"))
+        print(format_report(result.familiar_report, f"Cross-validated on {FAMILIAR} (ordinary out-of-fold)"))
+        print("What each target precision costs (thresholds chosen on held-out situations):")
+        print(format_routing_table(result.routing))
         print("  thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in result.thresholds.items()) + f" (target precision {target_precision})")
-        print(f"  C={result.params['C']} chosen by {result.params['cv_folds']}-fold CV; trained in {result.seconds:.1f} s")
+        print(f"  C={result.params['C']} chosen by {result.params['cv_folds']}-fold CV; {result.params['situations']} situations held out by fold; "
+              f"trained in {result.seconds:.1f} s")
         print(f"Model {meta['version']} written to {out}, signed with the registry key {key_file()}")
+    for advice in result.advice:
+        print(f"warning: {advice}", file=sys.stderr)
     return 0
 
 
@@ -97,10 +106,20 @@ def evaluate(model_dir: Path, data: Sequence[str], columns: ColumnMap, encoding:
     proba = model.predict_proba(rows["text"].tolist())
     report = evaluation_report(rows["label"].tolist(), proba, model.labels, model.thresholds, rows["language"].tolist())
     report["model_version"] = model.version
+    hard = (rows["difficulty"] == "hard").to_numpy()
+    if hard.any():
+        report["hard"] = evaluation_report(rows["label"].to_numpy()[hard], proba[hard], model.labels, model.thresholds)
+    oof = read_oof(model_dir)
+    evaluated = {", ".join(Path(d).name for d in data): (rows["label"].to_numpy(), proba)}
+    report["routing_by_target"] = routing_at_targets(oof.proba, oof.y, oof.labels, evaluated)
     if as_json:
         print(json.dumps(report, indent=2))
     else:
         print(format_report(report, f"Model {model.version} on {', '.join(data)}"))
+        if "hard" in report:
+            print(format_report(report["hard"], "  of them hard (difficulty=hard)"))
+        print("What each target precision costs here (thresholds chosen on the model's held-out situations):")
+        print(format_routing_table(report["routing_by_target"]))
     return 0
 
 

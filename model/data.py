@@ -20,7 +20,7 @@ import pandas as pd
 from model.language import detect_language
 from model.text import clean_texts, has_words, ticket_text
 
-COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "note")
+COLUMNS = ("id", "subject", "body", "language", "label", "difficulty", "scenario", "note")
 
 # Column names of common helpdesk exports, mapped onto this project's names.
 EXPORT_FORMATS: dict[str, dict[str, str]] = {
@@ -178,7 +178,7 @@ def load_tickets(
     require_label: bool = True,
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
-    """Load ticket files into one frame: id, text, label, language, difficulty, note, source, row,
+    """Load ticket files into one frame: id, text, label, language, difficulty, scenario, note, source, row,
     cleaned (the text as the model reads it: `model.text.clean_text`, made once here) and usable.
 
     Rows with no usable text are kept with `usable=False`; training drops them, prediction
@@ -235,6 +235,7 @@ def _normalise(frame: pd.DataFrame, path: Path, columns: ColumnMap, require_labe
             "label": values("label"),
             "language": values("language"),
             "difficulty": values("difficulty"),
+            "scenario": values("scenario"),
             "note": values("note"),
             "source": str(path),
             "row": frame.index,

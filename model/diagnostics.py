@@ -15,9 +15,9 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from model.decision import REVIEW, route
+from model.evaluate import CALIBRATION_BINS, reliability, weighted_gap
 from model.explain import Explainer
 
-RELIABILITY_BINS = 10
 TOP_TERMS = 15
 MISLABELLED_SHOWN = 20
 _EXCERPT_CHARS = 300
@@ -41,31 +41,15 @@ def per_language_table(report: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.rename_axis("language")
 
 
-def reliability_curve(y_true: Sequence[str] | np.ndarray, proba: np.ndarray, labels: Sequence[str], bins: int = RELIABILITY_BINS) -> pd.DataFrame:
-    """Accuracy of the most probable label against its stated confidence, in equal-width bins.
-
-    Confidence of the top label is never below 1/k for k labels, so the bins span [1/k, 1].
-    A calibrated model has accuracy close to mean confidence in every bin.
-    """
-    y = np.asarray(y_true)
-    confidence = proba.max(axis=1)
-    correct = np.asarray(labels)[proba.argmax(axis=1)] == y
-    edges = np.linspace(1.0 / len(labels), 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    rows = [
-        {"bin_low": edges[b], "bin_high": edges[b + 1], "mean_confidence": float(confidence[which == b].mean()),
-         "accuracy": float(correct[which == b].mean()), "n": int((which == b).sum())}
-        for b in range(bins) if (which == b).any()
-    ]
-    return pd.DataFrame(rows, columns=["bin_low", "bin_high", "mean_confidence", "accuracy", "n"])
+def reliability_curve(y_true: Sequence[str] | np.ndarray, proba: np.ndarray, labels: Sequence[str], bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """`model.evaluate.reliability` as a table: a calibrated model has accuracy close to mean
+    confidence in every bin."""
+    return pd.DataFrame(reliability(y_true, proba, labels, bins), columns=["bin_low", "bin_high", "mean_confidence", "accuracy", "n"])
 
 
 def expected_calibration_error(curve: pd.DataFrame) -> float:
     """Ticket-weighted mean gap between confidence and accuracy over a reliability curve."""
-    if curve.empty:
-        return float("nan")
-    weights = curve["n"] / curve["n"].sum()
-    return float((weights * (curve["accuracy"] - curve["mean_confidence"]).abs()).sum())
+    return weighted_gap(curve.to_dict("records"))
 
 
 def precision_coverage(y_true: Sequence[str] | np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
@@ -147,3 +131,20 @@ def likely_mislabelled(tickets: pd.DataFrame, oof_proba: np.ndarray, labels: Seq
         "text": [" ".join(str(t).split())[:_EXCERPT_CHARS] for t in tickets["text"]],
     })
     return frame.sort_values("p_label", kind="stable").head(n).reset_index(drop=True)
+
+
+def routing_table(routing: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """What each target precision costs (`model.evaluate.routing_at_targets`): one row per target,
+    the share auto-routed and the precision on them for each set of predictions."""
+    names = [k for k in routing[0] if k not in ("target", "thresholds")] if routing else []
+    rows = {f"{r['target']:.2f}": {(name, what): r[name][key] for name in names
+                                   for what, key in (("auto-routed", "auto_routed_share"), ("precision", "auto_routed_precision"))}
+            for r in routing}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "target precision"
+    return table
+
+
+def advice_text(advice: Sequence[str]) -> str:
+    """Training's warnings about what the chosen target costs, as Markdown (empty when there are none)."""
+    return "\n\n".join(f"**Warning:** {a}" for a in advice)

@@ -10,8 +10,16 @@ runs per request in the service: `explain_cleaned` has the fast path's compiled 
 ticket and share the pushes out word by word (`FastScorer.explanation_parts`), and only merges
 words into terms and ranks them in Python. `explain` does the same from any ticket's features
 (the pipeline's own, when there is no fast path) in a fixed handful of array operations. A
-binary model's pushes towards its two labels are opposites, so only one is computed and one
-sort ranks both. `tests/model/test_explain.py` checks both against the straightforward version.
+binary model's pushes towards its two labels are opposites, so only one is computed.
+`tests/model/test_explain.py` checks both against the straightforward version.
+
+What an agent reads is then made readable (`readable_terms`), without touching a probability:
+common words ("vi", "vill", "to", "i": words in more than `COMMON_WORD_SHARE` of the training
+tickets, judged by the model's own idf, so any language works) lead nowhere on their own, so a
+common word that pushes the same way as the word beside it joins it as the phrase the model
+itself knows (the word pair is a feature of the model pushing the same way): "lägga" + "till"
+become "lägga till", "gick" + "ut" next to "certifikatet" become two phrases' worth of evidence.
+Terms of common words only are left out, so content words and phrases lead.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ from model.fastpath import FastScorer
 
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 DEFAULT_TOP_K = 6
+# A word in more than this share of the training tickets is a common word: it joins phrases but
+# is never a term of its own (idf = 1 + ln((1 + n) / (1 + df)) is at most 1 + ln(1 / share) then).
+COMMON_WORD_SHARE = 0.05
+_COMMON_IDF = 1.0 + float(np.log(1.0 / COMMON_WORD_SHARE))
 _WORD_CACHE_SIZE = 65536  # distinct words whose term and n-gram ids are remembered
 
 
@@ -55,6 +67,9 @@ class Explainer:
         else:
             self._rows = [np.ascontiguousarray(row, dtype=np.float64) for row in self.push]
             self._row_of_label = [(c, 1.0) for c in range(len(self.labels))]
+        self.common_words = frozenset(
+            term for term, i in word.vocabulary_.items() if " " not in term and word.idf_[i] <= _COMMON_IDF
+        )
         self._char_vocab = char.vocabulary_
         self._char_analyzer = char.build_analyzer()
         self._word = lru_cache(maxsize=_WORD_CACHE_SIZE)(self._word_uncached)
@@ -80,7 +95,8 @@ class Explainer:
             table = self._scratch.table = np.zeros(len(self.names), dtype=np.intp)
         return table
 
-    def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
+    def explain(self, cleaned: str, idx: np.ndarray, val: np.ndarray, top_k: int = DEFAULT_TOP_K,
+                readable: bool = True) -> list[dict[str, Any]]:
         """Top terms per label for one cleaned ticket, given its non-zero feature ids and values
         (word features first, sorted; then character features in any order).
 
@@ -121,9 +137,9 @@ class Explainer:
                 weights.append(w)
         else:
             weights = [c[1 : n_word_features + 1] for c in contrib]
-        return self._ranked(weights, row_of_term, top_k)
+        return self._ranked(weights, row_of_term, [_term_of(t) for t in tokens], top_k, readable)
 
-    def explain_cleaned(self, cleaned: str, top_k: int = DEFAULT_TOP_K) -> list[dict[str, Any]]:
+    def explain_cleaned(self, cleaned: str, top_k: int = DEFAULT_TOP_K, readable: bool = True) -> list[dict[str, Any]]:
         """`explain` of one cleaned ticket, its features counted by the fast scorer's compiled
         loops (which also share each character n-gram's push among the words holding it)."""
         if self.fast is None:
@@ -132,58 +148,86 @@ class Explainer:
         names = self._names
         # Word features are distinct terms; each word's term is one of them, or another word's, or new.
         row_of_term = dict(zip([names[i] for i in word_ids.tolist()], range(len(word_ids))))
-        owners = [row_of_term.setdefault(term, len(row_of_term)) for term in map(self._term, cleaned.lower().split())]
+        token_terms = list(map(self._term, cleaned.lower().split()))
+        owners = [row_of_term.setdefault(term, len(row_of_term)) for term in token_terms]
         weights = []
         for r, row in enumerate(self._rows):
             w = np.bincount(owners, weights=pushes[:, r], minlength=len(row_of_term)).astype(np.float64, copy=False)
             w[: len(word_ids)] += row[word_ids] * word_values
             weights.append(w)
-        return self._ranked(weights, row_of_term, top_k)
+        return self._ranked(weights, row_of_term, token_terms, top_k, readable)
 
-    def _ranked(self, weights: list[np.ndarray], row_of_term: dict[str, int], top_k: int) -> list[dict[str, Any]]:
+    def _ranked(self, weights: list[np.ndarray], row_of_term: dict[str, int], token_terms: list[str], top_k: int,
+                readable: bool = True) -> list[dict[str, Any]]:
         """The `{"term", "label", "weight"}` entries: per label its `top_k` terms pushing towards
         it, all sorted by weight, highest first. `weights[r][row_of_term[t]]`: term t's push of
-        computed row r."""
+        computed row r; `token_terms`: the term of each word of the ticket, in order. With
+        `readable`, the terms are `readable_terms` (phrases; no common words alone), else every term as computed."""
         empty = row_of_term.get("")
         if empty is not None:  # words of punctuation only hold n-grams but are no term
             for w in weights:
                 w[empty] = 0.0
         terms = list(row_of_term)
         out: list[dict[str, Any]] = []
-        if len(self._rows) == 1:  # binary: one array holds both labels' pushes, as opposite signs
-            for label, ranked in zip(self.labels, _top_both(weights[0], terms, top_k)):
-                out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
-        else:
-            for label, (r, sign) in zip(self.labels, self._row_of_label):
-                out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in _top(weights[r] * sign, terms, top_k)]
+        for label, (r, sign) in zip(self.labels, self._row_of_label):
+            pushes = weights[r] * sign
+            if readable:
+                ranked = _top(*readable_terms(pushes, terms, row_of_term, token_terms, self.common_words), top_k)
+            else:
+                ranked = _top(pushes, terms, top_k)
+            out += [{"term": t, "label": label, "weight": round(w, 4)} for w, t in ranked]
         out.sort(key=lambda e: -e["weight"])
         return out
+
+
+def readable_terms(pushes: np.ndarray, terms: list[str], row_of_term: dict[str, int], token_terms: list[str],
+                   common: frozenset[str]) -> tuple[np.ndarray, list[str]]:
+    """Terms an agent can use, with their pushes towards one label (the sum is unchanged but for
+    what common words push alone).
+
+    `pushes[i]` is term `terms[i]`'s push; `token_terms` the ticket's words in order. Each
+    occurrence of a common word that pushes towards the label joins the neighbouring content word
+    that does too, when the pair of them is a word feature of the model pushing that way as well
+    (the strongest such pair wins): the occurrence's share of both words' pushes and of the
+    pair's becomes the phrase's. What remains of terms made of common words only is dropped.
+    """
+    pushes = pushes.copy()
+    occurrences: dict[int, int] = {}
+    at = [row_of_term[t] for t in token_terms]
+    for i in at:
+        occurrences[i] = occurrences.get(i, 0) + 1
+    pair_counts: dict[str, int] = {}
+    for a, b in zip(token_terms, token_terms[1:]):
+        pair_counts[f"{a} {b}"] = pair_counts.get(f"{a} {b}", 0) + 1
+    share = [pushes[i] / occurrences[i] for i in at]  # each word occurrence's share of its term's push
+    candidates = []  # (pair push, content position, common position, pair)
+    for i, term in enumerate(token_terms):
+        if not term or term in common or share[i] <= 0:
+            continue
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(token_terms) and token_terms[j] in common and share[j] > 0:
+                pair = f"{token_terms[min(i, j)]} {token_terms[max(i, j)]}"
+                k = row_of_term.get(pair)
+                if k is not None and pushes[k] > 0:
+                    candidates.append((pushes[k] / pair_counts[pair], i, j, pair))
+    phrases: dict[str, float] = {}
+    joined: set[int] = set()
+    for pair_share, i, j, pair in sorted(candidates, reverse=True):
+        if i in joined or j in joined:
+            continue
+        joined.update((i, j))
+        phrases[pair] = phrases.get(pair, 0.0) + share[i] + share[j] + pair_share
+        pushes[at[i]] -= share[i]
+        pushes[at[j]] -= share[j]
+        pushes[row_of_term[pair]] -= pair_share
+    keep = [k for k, t in enumerate(terms) if t and t not in phrases and not all(w in common for w in t.split())]
+    return (np.concatenate([pushes[keep], np.fromiter(phrases.values(), float, len(phrases))]),
+            [terms[k] for k in keep] + list(phrases))
 
 
 def _term_of(word: str) -> str:
     """A lowercased word's term: the word without punctuation at its edges (may be empty)."""
     return _EDGE_PUNCT.sub("", word)
-
-
-def _top_both(weights: np.ndarray, names: list[str], top_k: int) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
-    """`_top` of `-weights` and of `weights`, from one sort."""
-    if top_k <= 0 or not len(weights):
-        return [], []
-    order = np.argsort(weights)
-    ranked = weights[order].tolist()
-    order_list = order.tolist()
-    negative: list[tuple[float, str]] = []  # (-weight, term) of the most negative weights, ties at the k-th included
-    for i, w in enumerate(ranked):
-        if w >= 0 or (len(negative) >= top_k and w != ranked[i - 1]):
-            break
-        negative.append((-w, names[order_list[i]]))
-    positive: list[tuple[float, str]] = []
-    for i in range(len(ranked) - 1, -1, -1):
-        w = ranked[i]
-        if w <= 0 or (len(positive) >= top_k and w != ranked[i + 1]):
-            break
-        positive.append((w, names[order_list[i]]))
-    return sorted(negative, reverse=True)[:top_k], sorted(positive, reverse=True)[:top_k]
 
 
 def _top(weights: np.ndarray, names: list[str], top_k: int) -> list[tuple[float, str]]:

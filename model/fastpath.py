@@ -10,7 +10,8 @@ separately: a model directory holds only the scikit-learn pipeline.
 How: tickets reuse the same few thousand words, so every distinct word is analysed once, in
 Python, into its character n-gram ids and its token numbers and kept in a `WordTable`. A ticket
 is then a list of table rows, and a compiled loop (numba) counts its n-grams and applies
-sublinear tf, idf, l2 normalisation and the coefficients, with no Python objects per n-gram.
+sublinear tf, idf, the (floored) l2 normalisation and the coefficients, with no Python objects
+per n-gram.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ _WORD_ENTRY_BYTES = 120  # a dict entry, a str object's header and the word's tw
 
 class UnsupportedPipeline(ValueError):
     """A pipeline whose configuration the fast path does not reproduce; use the pipeline itself."""
+
+
+def _norm_floor(v: TfidfVectorizer) -> float:
+    """The least norm a block of the vectorizer's values is divided by (see model.pipeline.TfidfFeatures)."""
+    transformer = getattr(v, "_tfidf", None)
+    return float(getattr(v, "norm_floor_", 0.0)) if transformer is not None and transformer.norm is None else 0.0
 
 
 def _check_vectorizer(v: TfidfVectorizer, analyzer: str) -> None:
@@ -79,6 +86,10 @@ class FastScorer:
         # per feature in the compiled loop).
         self.word_weights = np.hstack([word.idf_[:, None], coef[:, : self.n_word].T]).astype(np.float64)
         self.char_weights = np.hstack([char.idf_[:, None], coef[:, self.n_word :].T]).astype(np.float64)
+        # A block is divided by its l2 norm or by this floor, whichever is larger (model.pipeline.TfidfFeatures;
+        # 0 for models saved before the floor, and for plain vectorizers, which normalise as usual).
+        self.word_floor = _norm_floor(word)
+        self.char_floor = _norm_floor(char)
         self.char_vocab: dict[str, int] = dict(char.vocabulary_)
         self.char_ngrams = char.ngram_range
         self.token_re = re.compile(word.token_pattern)
@@ -241,22 +252,25 @@ class WordTable:
         """Decision scores (without the intercept) of cleaned texts, one row per text."""
         ids, starts, arrays = self._lookup(cleaned)
         char_counts, word_counts = self._counts()
-        return _scores(ids, starts, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(),
+        s = self.scorer
+        return _scores(ids, starts, *arrays, s.char_weights, s.word_weights, s.char_floor, s.word_floor, *self._word_lookup(),
                        char_counts, word_counts)
 
     def feature_values(self, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
         """One cleaned text's non-zero feature ids and TF-IDF values (see `FastScorer.feature_values`)."""
         ids, _, arrays = self._lookup([cleaned])
         char_counts, word_counts = self._counts()
+        s = self.scorer
         word_ids, word_values, char_ids, char_values = _feature_values(
-            ids, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(), char_counts, word_counts)
+            ids, *arrays, s.char_weights, s.word_weights, s.char_floor, s.word_floor, *self._word_lookup(), char_counts, word_counts)
         return np.concatenate([word_ids, char_ids + self.scorer.n_word]), np.concatenate([word_values, char_values])
 
     def explanation_parts(self, cleaned: str, char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """See `FastScorer.explanation_parts`."""
         ids, _, arrays = self._lookup([cleaned])
         char_counts, word_counts = self._counts()
-        return _explanation_parts(ids, *arrays, self.scorer.char_weights, self.scorer.word_weights, *self._word_lookup(),
+        s = self.scorer
+        return _explanation_parts(ids, *arrays, s.char_weights, s.word_weights, s.char_floor, s.word_floor, *self._word_lookup(),
                                   char_counts, word_counts, char_push)
 
 
@@ -351,9 +365,10 @@ def _count_word_grams(words: np.ndarray, token_starts: np.ndarray, tokens: np.nd
 
 
 @numba.njit(cache=True, nogil=True)
-def _tfidf(found: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """Sublinear tf times idf of the counted features (`weights[:, 0]` is the idf), and the l2
-    norm of those values. The counts are set back to zero."""
+def _tfidf(found: np.ndarray, counts: np.ndarray, weights: np.ndarray, floor: float) -> tuple[np.ndarray, float]:
+    """Sublinear tf times idf of the counted features (`weights[:, 0]` is the idf), and what they
+    are divided by: their l2 norm, or `floor` if that is larger (0 for no values). The counts are
+    set back to zero."""
     values = np.empty(len(found))
     norm2 = 0.0
     for i in range(len(found)):
@@ -362,14 +377,15 @@ def _tfidf(found: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> tuple[
         counts[f] = 0
         values[i] = _tf(count) * weights[f, 0]
         norm2 += values[i] * values[i]
-    return values, np.sqrt(norm2)
+    norm = np.sqrt(norm2)
+    return values, (max(norm, floor) if norm > 0.0 else 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
-def _add_scores(found: np.ndarray, counts: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
-    """Add one TF-IDF block's contribution to a text's scores: its l2-normalised values times
-    the coefficients (`weights[:, 1:]`)."""
-    values, norm = _tfidf(found, counts, weights)
+def _add_scores(found: np.ndarray, counts: np.ndarray, weights: np.ndarray, floor: float, out: np.ndarray) -> None:
+    """Add one TF-IDF block's contribution to a text's scores: its normalised values times the
+    coefficients (`weights[:, 1:]`)."""
+    values, norm = _tfidf(found, counts, weights, floor)
     if norm > 0.0:
         for c in range(len(out)):
             dot = 0.0
@@ -380,9 +396,9 @@ def _add_scores(found: np.ndarray, counts: np.ndarray, weights: np.ndarray, out:
 
 @numba.njit(cache=True, nogil=True)
 def _scores(words: np.ndarray, starts: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
-            tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
-            bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
-            unigrams: bool, bigrams: bool, char_counts: np.ndarray, word_counts: np.ndarray) -> np.ndarray:
+            tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, char_floor: float, word_floor: float,
+            unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray,
+            n_tokens: int, unigrams: bool, bigrams: bool, char_counts: np.ndarray, word_counts: np.ndarray) -> np.ndarray:
     """Decision scores (without the intercept) of texts given as table rows: text t's words are
     `words[starts[t]:starts[t + 1]]`. `char_counts`/`word_counts` are zeroed scratch arrays of
     the vocabularies' sizes, left zeroed."""
@@ -390,21 +406,21 @@ def _scores(words: np.ndarray, starts: np.ndarray, gram_starts: np.ndarray, gram
     for t in range(len(starts) - 1):
         text = words[starts[t] : starts[t + 1]]
         found = _count_char_grams(text, gram_starts, grams, char_counts)
-        _add_scores(found, char_counts, char_weights, scores[t])
+        _add_scores(found, char_counts, char_weights, char_floor, scores[t])
         found = _count_word_grams(text, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes, bigram_features,
                                   n_tokens, unigrams, bigrams, word_counts)
-        _add_scores(found, word_counts, word_weights, scores[t])
+        _add_scores(found, word_counts, word_weights, word_floor, scores[t])
     return scores
 
 
 @numba.njit(cache=True, nogil=True)
 def _word_features(words: np.ndarray, token_starts: np.ndarray, tokens: np.ndarray, word_weights: np.ndarray,
-                   unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray,
+                   word_floor: float, unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray,
                    n_tokens: int, unigrams: bool, bigrams: bool, word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One text's word features: sorted ids and l2-normalised TF-IDF values."""
+    """One text's word features: sorted ids and normalised TF-IDF values."""
     ids = np.sort(_count_word_grams(words, token_starts, tokens, unigram_of_token, bigram_starts, bigram_codes, bigram_features,
                                     n_tokens, unigrams, bigrams, word_counts))
-    values, norm = _tfidf(ids, word_counts, word_weights)
+    values, norm = _tfidf(ids, word_counts, word_weights, word_floor)
     if norm > 0.0:
         values /= norm
     return ids, values
@@ -412,16 +428,16 @@ def _word_features(words: np.ndarray, token_starts: np.ndarray, tokens: np.ndarr
 
 @numba.njit(cache=True, nogil=True)
 def _feature_values(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
-                    tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
-                    bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
-                    unigrams: bool, bigrams: bool, char_counts: np.ndarray,
+                    tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, char_floor: float, word_floor: float,
+                    unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray,
+                    n_tokens: int, unigrams: bool, bigrams: bool, char_counts: np.ndarray,
                     word_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One text's TF-IDF features, l2-normalised per block: word ids (sorted) and values, then
+    """One text's TF-IDF features, normalised per block: word ids (sorted) and values, then
     character ids and values (in no particular order)."""
-    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, unigram_of_token, bigram_starts,
+    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, word_floor, unigram_of_token, bigram_starts,
                                            bigram_codes, bigram_features, n_tokens, unigrams, bigrams, word_counts)
     char_ids = _count_char_grams(words, gram_starts, grams, char_counts)
-    char_values, char_norm = _tfidf(char_ids, char_counts, char_weights)
+    char_values, char_norm = _tfidf(char_ids, char_counts, char_weights, char_floor)
     if char_norm > 0.0:
         char_values /= char_norm
     return word_ids, word_values, char_ids, char_values
@@ -429,20 +445,20 @@ def _feature_values(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarra
 
 @numba.njit(cache=True, nogil=True)
 def _explanation_parts(words: np.ndarray, gram_starts: np.ndarray, grams: np.ndarray, token_starts: np.ndarray,
-                       tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, unigram_of_token: np.ndarray,
-                       bigram_starts: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray, n_tokens: int,
-                       unigrams: bool, bigrams: bool, char_counts: np.ndarray, word_counts: np.ndarray,
-                       char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       tokens: np.ndarray, char_weights: np.ndarray, word_weights: np.ndarray, char_floor: float,
+                       word_floor: float, unigram_of_token: np.ndarray, bigram_starts: np.ndarray, bigram_codes: np.ndarray,
+                       bigram_features: np.ndarray, n_tokens: int, unigrams: bool, bigrams: bool, char_counts: np.ndarray,
+                       word_counts: np.ndarray, char_push: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One text's word features (sorted ids, values) and, per word of the text, the shared
     pushes of its character n-grams (see `FastScorer.explanation_parts`)."""
-    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, unigram_of_token, bigram_starts,
+    word_ids, word_values = _word_features(words, token_starts, tokens, word_weights, word_floor, unigram_of_token, bigram_starts,
                                            bigram_codes, bigram_features, n_tokens, unigrams, bigrams, word_counts)
     found = _count_char_grams(words, gram_starts, grams, char_counts)
     norm2 = 0.0
     for g in found:
         value = _tf(char_counts[g]) * char_weights[g, 0]
         norm2 += value * value
-    norm = np.sqrt(norm2)
+    norm = max(np.sqrt(norm2), char_floor) if norm2 > 0.0 else 0.0
     pushes = np.zeros((len(words), char_push.shape[1]))
     if norm > 0.0:
         for j in range(len(words)):

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from model.pipeline import CountedTexts, TfidfFeatures, build_features
+from model.pipeline import CountedTexts, TfidfFeatures, build_features, floored_l2, norm_floor
 
 
 class _Block:
@@ -42,9 +42,13 @@ class _Block:
         kept = kept[np.argsort(self.rank[kept])]  # the vectorizer sorts its vocabulary by term
         if len(kept) == 0:
             raise ValueError("after pruning, no terms remain. Try a lower min_df or a higher max_df.")
-        tfidf = TfidfTransformer(norm=v.norm, use_idf=v.use_idf, smooth_idf=v.smooth_idf, sublinear_tf=v.sublinear_tf)
+        floored = v.norm == "l2"  # as TfidfFeatures: unnormalised values, then the floored normalisation
+        tfidf = TfidfTransformer(norm=None if floored else v.norm, use_idf=v.use_idf, smooth_idf=v.smooth_idf, sublinear_tf=v.sublinear_tf)
         x_train = tfidf.fit_transform(train[:, kept])
         x_test = tfidf.transform(self.counts[test_idx][:, kept])
+        if floored:
+            floor = norm_floor(x_train, v.norm_floor_quantile)
+            x_train, x_test = floored_l2(x_train, floor), floored_l2(x_test, floor)
         return sp.csr_matrix(x_train), sp.csr_matrix(x_test)
 
 

@@ -22,6 +22,10 @@ WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 DEFAULT_C = 10.0
 RANDOM_STATE = 0
+# A ticket's TF-IDF block is divided by its l2 norm, but never by less than the norm of the
+# shortest tenth of the training tickets: a four-word ticket is not scaled up to carry as much
+# evidence as a paragraph, so "vi vill ha hjälp" cannot reach near-certainty on two common words.
+NORM_FLOOR_QUANTILE = 0.1
 
 
 Counts = tuple[dict[str, int], sp.csr_matrix]  # a vocabulary (term -> column) and a count matrix
@@ -36,8 +40,29 @@ class CountedTexts(list[str]):
         self.counts = counts
 
 
+def norm_floor(raw: sp.csr_matrix, quantile: float) -> float:
+    """The `quantile` of the l2 norms of rows of unnormalised TF-IDF values (0 for quantile 0)."""
+    if quantile <= 0 or raw.shape[0] == 0:
+        return 0.0
+    return float(np.quantile(np.sqrt(np.asarray(raw.multiply(raw).sum(axis=1)).ravel()), quantile))
+
+
+def floored_l2(raw: sp.csr_matrix, floor: float) -> sp.csr_matrix:
+    """Rows divided by their l2 norm, or by `floor` where the norm is smaller (empty rows stay empty)."""
+    norms = np.sqrt(np.asarray(raw.multiply(raw).sum(axis=1)).ravel())
+    scale = 1.0 / np.maximum(norms, floor) if floor > 0 else 1.0 / np.where(norms > 0, norms, 1.0)
+    out = sp.csr_matrix(raw, copy=True)
+    out.data *= np.repeat(scale, np.diff(out.indptr))
+    return out
+
+
 class TfidfFeatures(TfidfVectorizer):
-    """A TfidfVectorizer that counts fast when fitting and saves its vocabulary compactly.
+    """A TfidfVectorizer that counts fast when fitting, floors its l2 normalisation and saves its
+    vocabulary compactly.
+
+    Normalisation: with `norm="l2"`, each row is divided by its l2 norm or by `norm_floor_`
+    (the `norm_floor_quantile` quantile of the training rows' norms), whichever is larger
+    (`NORM_FLOOR_QUANTILE`, above, says why). A model saved before the floor existed has none.
 
     Fitting counts n-grams per distinct word (`model.ngrams`) instead of one n-gram at a time:
     the same vocabulary and counts, several times faster. Transforming is scikit-learn's own
@@ -47,6 +72,31 @@ class TfidfFeatures(TfidfVectorizer):
     80 MB that takes seconds to parse. Terms never contain a newline (both analyzers split on
     whitespace first), so one string holds them all, in index order.
     """
+
+    norm_floor_quantile = NORM_FLOOR_QUANTILE  # a class setting, not a constructor parameter: set it on an instance to vary it
+
+    def fit(self, raw_documents: Any, y: Any = None) -> TfidfFeatures:
+        self.fit_transform(raw_documents)
+        return self
+
+    def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
+        if self.get_params()["norm"] != "l2":
+            self.norm_floor_ = 0.0
+            return super().fit_transform(raw_documents)
+        # The transformer keeps the values unnormalised; the floored normalisation follows.
+        self.set_params(norm=None)
+        try:
+            raw = super().fit_transform(raw_documents)
+        finally:
+            self.set_params(norm="l2")
+        self.norm_floor_ = norm_floor(raw, self.norm_floor_quantile)
+        return floored_l2(raw, self.norm_floor_)
+
+    def transform(self, raw_documents: Any) -> sp.csr_matrix:
+        x = super().transform(raw_documents)
+        if self.get_params()["norm"] == "l2" and self._tfidf.norm is None:
+            return floored_l2(x, getattr(self, "norm_floor_", 0.0))
+        return x
 
     def counting_key(self) -> tuple[Any, ...] | None:
         """What the counts depend on, when `model.ngrams` can count for this configuration."""

@@ -136,7 +136,7 @@ def save_model(result: TrainResult, out_dir: str | Path, data_files: Sequence[st
 
 
 def _metrics_source(result: TrainResult) -> str:
-    source = "out-of-fold cross-validation on the training data"
+    source = "out-of-fold cross-validation on the training data, whole situations held out of each fold"
     if len(result.tickets) < len(result.fitted_tickets):
         source += f" (a stratified sample of {len(result.tickets)} of its {len(result.fitted_tickets)} tickets)"
     return source
@@ -153,6 +153,9 @@ def _metadata(result: TrainResult, created: dt.datetime, model_hash: str, data_f
         "target_precision": result.target_precision,
         "params": result.params,
         "metrics": {"source": _metrics_source(result), **result.report},
+        "familiar_metrics": result.familiar_report,
+        "routing_by_target": result.routing,
+        "advice": result.advice,
         "data": {
             "files": [{"path": str(p), "sha256": file_sha256(Path(p))} for p in data_files],
             "tickets": int(len(rows)),

@@ -191,7 +191,7 @@ def write_training_file(tickets: pd.DataFrame, folder: str | Path) -> Path:
     out_folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
     out = out_folder / f"training-tickets-{stamp}.csv"
-    columns = ["id", "text", "language", "label", "difficulty", "note", "origin"]
+    columns = ["id", "text", "language", "label", "difficulty", "scenario", "note", "origin"]
     tickets.loc[:, [c for c in columns if c in tickets.columns]].to_csv(out, index=False)
     return out
 

@@ -16,6 +16,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.linear_model import LogisticRegression
@@ -24,13 +25,20 @@ from sklearn.pipeline import Pipeline
 
 from model.data import training_rows
 from model.decision import DEFAULT_TARGET_PRECISION, choose_thresholds
-from model.evaluate import evaluation_report
+from model.evaluate import evaluation_report, routing_at_targets, routing_warnings
 from model.folds import FoldFeatures
-from model.pipeline import RANDOM_STATE, build_features, build_logistic, calibrated_classifier, count_ngrams
+from model.pipeline import RANDOM_STATE, CountedTexts, build_features, build_logistic, calibrated_classifier, count_ngrams
+from model.situations import held_out_situation_splits, situation_groups
 from model.text import TextCleaner
 
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 CV_FOLDS = 5
+# Folds of the held-out-situation cross-validation: each holds out a tenth of the situations, so
+# a ticket is scored by a model that knows nine tenths of the others, as close to "one new
+# situation among known ones" as the cost of ten fits allows.
+HELD_OUT_FOLDS = 10
+HELD_OUT = "held-out situations"
+FAMILIAR = "familiar situations"
 CV_SAMPLE = 20_000  # above this many tickets, cross-validation runs on a stratified sample
 PARALLEL_FROM = 5_000  # from this many cross-validation tickets, regressions are fitted in parallel
 
@@ -44,11 +52,16 @@ class TrainResult:
     thresholds: dict[str, float]
     target_precision: float
     params: dict[str, Any]
-    report: dict[str, Any]
-    oof_proba: np.ndarray
+    report: dict[str, Any]  # on held-out situations: what the thresholds and the calibration were chosen on
+    familiar_report: dict[str, Any]  # ordinary out-of-fold: situations seen in training
+    oof_proba: np.ndarray  # held-out-situation probabilities
+    familiar_proba: np.ndarray  # ordinary out-of-fold probabilities, with the same temperature
+    groups: np.ndarray  # each cross-validated ticket's situation (model.situations)
+    routing: list[dict[str, Any]]  # model.evaluate.routing_at_targets on both kinds of out-of-fold predictions
     tickets: pd.DataFrame  # the tickets oof_proba belongs to (the cross-validation sample)
     fitted_tickets: pd.DataFrame  # every ticket the model was fitted on
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one per input row left out
+    advice: list[str] = field(default_factory=list)  # what the chosen target costs, when it routes little
     seconds: float = 0.0
 
 
@@ -82,20 +95,37 @@ def train(
     cleaned = rows["cleaned"].tolist() if "cleaned" in rows else TextCleaner().transform(texts)
     counted = count_ngrams(cleaned)
     del cleaned
-    scores = _search(FoldFeatures(counted), sample, splits, y_cv, labels, c_grid, jobs)
-    calibrated = {C: _temperature_scaled(_logits(s), y_cv, labels) for C, s in scores.items()}
-    losses = {C: _log_loss(proba, y_cv, labels) for C, (proba, _) in calibrated.items()}
+    fold_features = FoldFeatures(counted)
+    scores = _search(fold_features, sample, splits, y_cv, labels, c_grid, jobs)
+    losses = {C: _log_loss(_temperature_scaled(_logits(s), y_cv, labels)[0], y_cv, labels) for C, s in scores.items()}
     best_c = min(losses, key=lambda c: (round(losses[c], 4), c))
-    oof_proba, temperature = calibrated[best_c]
     cv_rows = rows.iloc[sample].reset_index(drop=True)
 
+    # How sure the model may be, and where it routes by itself, is measured on situations it
+    # has not seen (model.situations): the same regression, with whole situations held out.
+    scenarios = cv_rows["scenario"].tolist() if "scenario" in cv_rows else [""] * len(cv_rows)
+    groups = situation_groups(scenarios, _word_counts(counted)[sample])
+    held_splits = held_out_situation_splits(y_cv, groups, int(min(HELD_OUT_FOLDS, pd.Series(y_cv).value_counts().min())))
+    held_scores = _search(fold_features, sample, held_splits, y_cv, labels, [best_c], jobs)[best_c]
+    del fold_features
+    # In service a ticket is about a familiar situation or a new one, so the temperature is fitted
+    # on both kinds of out-of-fold scores together; thresholds are then chosen on the new ones.
+    pooled_scores, pooled_y = np.vstack([scores[best_c], held_scores]), np.concatenate([y_cv, y_cv])
+    _, temperature = _temperature_scaled(_logits(pooled_scores), pooled_y, labels)
+    oof_proba = softmax(_logits(held_scores) / temperature, axis=1)
+    familiar_proba = softmax(_logits(scores[best_c]) / temperature, axis=1)
+
     thresholds = choose_thresholds(oof_proba, y_cv, labels, target_precision)
-    report = evaluation_report(y_cv, oof_proba, labels, thresholds, cv_rows["language"].tolist())
+    languages = cv_rows["language"].tolist()
+    report = evaluation_report(y_cv, oof_proba, labels, thresholds, languages)
+    familiar_report = evaluation_report(y_cv, familiar_proba, labels, thresholds, languages)
+    routing = routing_at_targets(oof_proba, y_cv, labels, {HELD_OUT: (y_cv, oof_proba), FAMILIAR: (y_cv, familiar_proba)})
+    advice = routing_warnings(thresholds, target_precision, report["auto_routed_share"], routing, HELD_OUT)
     features = build_features()
     x_all = features.fit_transform(counted)
     del counted
     logistic = build_logistic(best_c).fit(x_all, np.searchsorted(labels, y))
-    classifier = calibrated_classifier(logistic, scores[best_c], y_cv, n_folds)
+    classifier = calibrated_classifier(logistic, pooled_scores, pooled_y, n_folds)
     pipeline = Pipeline([("clean", TextCleaner()), ("features", features), ("classifier", classifier)])
     _drop_stop_words(pipeline)
     params = {
@@ -103,11 +133,14 @@ def train(
         "cv_folds": n_folds,
         "cv_tickets": len(sample),
         "cv_log_loss_by_C": {str(c): round(v, 5) for c, v in losses.items()},
+        "situations": int(len(set(groups))),
+        "situations_from_scenario_tags": int(sum(1 for s in scenarios if s.strip())),
         "oof_temperature": round(temperature, 4),
     }
     return TrainResult(
         pipeline=pipeline, labels=labels, thresholds=thresholds, target_precision=target_precision,
-        params=params, report=report, oof_proba=oof_proba, tickets=cv_rows, fitted_tickets=rows, warnings=warnings,
+        params=params, report=report, familiar_report=familiar_report, routing=routing, oof_proba=oof_proba, familiar_proba=familiar_proba,
+        groups=groups, tickets=cv_rows, fitted_tickets=rows, warnings=warnings, advice=advice,
         seconds=time.perf_counter() - started,
     )
 
@@ -166,6 +199,13 @@ def cross_validation_sample(y: np.ndarray, size: int, folds: int) -> np.ndarray:
     in_sample = pd.Series(y[sample]).value_counts()
     rare = [label for label in set(y) if in_sample.get(label, 0) < folds]
     return np.union1d(sample, np.flatnonzero(np.isin(y, rare)))
+
+
+def _word_counts(counted: CountedTexts) -> sp.csr_matrix:
+    """The word n-gram counts `count_ngrams` made (counted here when it could not)."""
+    word = dict(build_features().transformer_list)["word"]
+    key = word.counting_key()
+    return counted.counts[key][1] if key in counted.counts else word.count(counted)[1]
 
 
 def _drop_stop_words(pipeline: Pipeline) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager, suppress
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import uvicorn
 from fastapi import FastAPI
@@ -24,17 +26,19 @@ from model.data import DataError
 from model.registry import ModelError
 from service import admin, health
 from service.config import ConfigError, Settings, load_settings, unknown_environment_settings
+from service.connections import ensure_file_descriptors, guarded_protocol
 from service.deps import Services
 from service.errors import install_error_handlers
 from service.logs import configure_logging
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimitMiddleware, LoopbackHostMiddleware, RequestContextMiddleware
 from service.model_holder import ModelHolder
 from service.next_steps import load_next_steps
 from service.predict import model_info
 from service.predict import routes as predict_routes
 from service.review import api as review_api
 from service.review import page as review_page
+from service.review.buffer import RetryBuffer, default_buffer_file
 from service.review.hook import ReviewHook
 from service.review.queue import refresh_agreement
 from service.review.retention import purge_forever
@@ -42,6 +46,7 @@ from service.review.session import SessionCodec
 from service.review.store import ReviewStore
 from service.review.web import install as install_review_page
 from service.startup import model_to_serve, preflight
+from service.throttle import FailureLimiter
 
 log = logging.getLogger("triage.service")
 EXIT_BAD_SETTINGS = 2
@@ -56,14 +61,17 @@ def open_services(settings: Settings, metrics: Metrics) -> Services:
     """Load the next steps and the model, open the review store and migrate it (blocking I/O)."""
     next_steps = load_next_steps(settings.next_steps_file)
     holder = ModelHolder(settings, next_steps, metrics)
-    review = ReviewHook(ReviewStore(settings.database_url, settings.claim_ttl_seconds), settings.review_buffer_size, metrics)
+    store = ReviewStore(settings.database_url, settings.claim_ttl_seconds, timeout=settings.database_timeout)
+    buffer = RetryBuffer(settings.review_buffer_file or default_buffer_file(settings.database_url), settings.review_buffer_bytes)
+    review = ReviewHook(store, buffer, metrics, settings.review_retry_interval)
     review.start()
     if review.available:  # a database that was down a moment ago would only delay start-up again
         refresh_agreement(review.store, metrics)
     # Without a configured secret, sessions last as long as the process: agents sign in again after a restart.
     secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else secrets.token_bytes(32)
     return Services(settings=settings, keys=settings.key_ring, metrics=metrics, next_steps=next_steps, holder=holder, review=review,
-                    sessions=SessionCodec(secret))
+                    sessions=SessionCodec(secret), auth_failures=FailureLimiter(),
+                    model_work=anyio.CapacityLimiter(os.cpu_count() or 1))  # the GIL aside, no more at once than cores
 
 
 def _announce(services: Services) -> None:
@@ -102,12 +110,14 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
-            services.review.store.close()
+            services.review.close()
 
     app = FastAPI(title="ticket-triage", version=_package_version(), description=_DESCRIPTION, lifespan=lifespan)
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.request_read_timeout)
+    if settings.key_ring.open:
+        app.add_middleware(LoopbackHostMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: it sees every response, 413s included
     for module in (predict_routes, model_info, review_api, admin, health, review_page):
         app.include_router(module.router)
@@ -127,12 +137,14 @@ def run(overrides: dict[str, Any], train_if_missing: bool = False) -> int:
     try:
         settings = load_settings(overrides)
         configure_logging(settings.log_level)
+        ensure_file_descriptors(settings.max_connections)
         model_dir = model_to_serve(settings, train_if_missing)
         preflight(settings, model_dir)
     except (ConfigError, ModelError, DataError, ValueError) as e:
         print(f"triage serve: error: {e}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                                           http=guarded_protocol(settings.max_connections, settings.request_read_timeout),
                                            log_config=None, access_log=False, lifespan="on", server_header=False))
     try:
         server.run()

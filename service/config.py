@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.signature import KEY_FILE_ENV
-from service.auth import KeyRing, parse_keys
+from service.auth import KeyRing, estimated_guesses_log10, parse_keys
 from service.next_steps import DEFAULT_FILE as DEFAULT_NEXT_STEPS
 
 ENV_PREFIX = "TRIAGE_"
 DEFAULT_DATABASE_URL = "sqlite:///var/triage.db"
 MIN_SESSION_SECRET_LENGTH = 32  # a shorter signing key could be guessed
+# A session cookie (any browser gets one) lets an attacker test guesses of the secret offline,
+# at billions a second, so it must be far harder to guess than an API key: about 66 bits.
+MIN_SESSION_SECRET_GUESSES_LOG10 = 20
 _OPTIONS = {  # `triage serve` option of each setting that has one, for error messages
     "host": "--host", "port": "--port", "model": "--model", "registry": "--registry", "database_url": "--database",
     "thresholds": "--threshold", "target_precision": "--target-precision", "api_keys_file": "--api-keys-file",
@@ -48,8 +52,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="largest request body accepted")
     max_ticket_chars: int = Field(default=20_000, ge=100, description="longest ticket (subject + body) accepted")
     max_batch: int = Field(default=100, ge=1, le=10_000, description="most tickets in one batch request")
-    review_buffer_size: int = Field(default=1000, ge=1, description="review items held in memory while the database is down")
+    review_buffer_bytes: int = Field(default=256 * 1024 * 1024, ge=0,
+                                     description="bytes of review items the retry buffer holds on disk while the database is down; "
+                                                 "0: none, a ticket for review is answered 503 at once")
+    review_buffer_file: Path | None = Field(default=None, description="the retry buffer's file; default: beside a SQLite review database, "
+                                                                      "else var/review-buffer.db")
     review_retry_interval: float = Field(default=5.0, gt=0.0, description="seconds between attempts to flush the review buffer")
+    database_timeout: float = Field(default=5.0, gt=0.0, le=300.0,
+                                    description="seconds a database write, lock wait or connection wait may take before it counts as unavailable")
+    max_connections: int = Field(default=1000, ge=8, le=100_000, description="open client connections; more are answered 503 and closed")
+    request_read_timeout: float = Field(default=30.0, gt=0.0, le=3600.0,
+                                        description="seconds a client has to send a whole request (head, then body); then 408 and closed")
     retention_days: int = Field(default=365, ge=1, le=36_500, description="days a decided review item is kept after its decision")
     claim_ttl_seconds: int = Field(default=900, ge=10, le=86_400, description="seconds an agent holds an opened review ticket before it returns to the queue")
     session_secret: SecretStr | None = Field(default=None, description="key signing the review page's session cookies; default: a new one per process")
@@ -78,9 +91,11 @@ class Settings(BaseSettings):
     @field_validator("session_secret")
     @classmethod
     def _session_secret_long(cls, value: SecretStr | None) -> SecretStr | None:
+        generate = "generate one with python -c \"import secrets; print(secrets.token_urlsafe(32))\""
         if value is not None and len(value.get_secret_value()) < MIN_SESSION_SECRET_LENGTH:
-            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters; generate one with "
-                             "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters; {generate}")
+        if value is not None and estimated_guesses_log10(value.get_secret_value()) < MIN_SESSION_SECRET_GUESSES_LOG10:
+            raise ValueError(f"is easy to guess (words, repeats or sequences); {generate}")
         return value
 
     @field_validator("database_url")
@@ -105,6 +120,7 @@ class Settings(BaseSettings):
                 value.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as e:
                 raise ValueError(f"API key file {value} cannot be read ({getattr(e, 'strerror', None) or e}); check the path and its permissions") from None
+            check_private_file(value, "API key file")
         return value
 
     @model_validator(mode="after")
@@ -113,8 +129,13 @@ class Settings(BaseSettings):
             raise ValueError("give API keys either in TRIAGE_API_KEYS or in a key file (TRIAGE_API_KEYS_FILE), not both")
         if self.api_keys_file is not None:
             ring = parse_keys(self.api_keys_file.read_text(encoding="utf-8"), f"API key file {self.api_keys_file}")
+            if ring.open:  # an empty file, a file of comments, `{}`: a mistake, never a wish to run without keys
+                raise ValueError(f"API key file {self.api_keys_file} holds no keys; add keys to it (docs/SERVICE.md), "
+                                 "or leave --api-keys-file / TRIAGE_API_KEYS_FILE unset to run without keys on loopback")
         else:
             ring = parse_keys(self.api_keys.get_secret_value() if self.api_keys else "", "TRIAGE_API_KEYS")
+            if ring.open and self.api_keys is not None:
+                raise ValueError("TRIAGE_API_KEYS is set but holds no keys; give keys in it, or unset it to run without keys on loopback")
         if ring.open and not is_loopback(self.host):
             raise ValueError(f"no API keys are configured, so the service only listens on loopback (127.0.0.1 or ::1), not on {self.host}; "
                              "configure keys with TRIAGE_API_KEYS_FILE or TRIAGE_API_KEYS, or use --host 127.0.0.1")
@@ -125,6 +146,23 @@ class Settings(BaseSettings):
     def key_ring(self) -> KeyRing:
         """The API keys (as digests) and their roles."""
         return self._key_ring
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """Refuse a secrets file that other users could read, or anyone but its owner could change.
+
+    Its group may read it (a service group), nobody else; its owner must be this user or root.
+    """
+    try:
+        info = path.stat()
+    except OSError as e:
+        raise ValueError(f"{what} {path} cannot be read ({e.strerror}); check the path") from None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IRWXO | stat.S_IWGRP | stat.S_IXGRP):
+        raise ValueError(f"{what} {path} can be read or changed by other users (mode {mode:o}); make it private: chmod 600 {path}")
+    if info.st_uid not in (os.getuid(), 0):
+        raise ValueError(f"{what} {path} belongs to another user (uid {info.st_uid}), who could change it; "
+                         f"give it to the user running the service: chown {os.getuid()} {path}")
 
 
 def is_loopback(host: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from model.predictor import TriageModel
@@ -18,6 +19,7 @@ from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.next_steps import NextSteps
 from service.review import ReviewHook, SessionCodec
+from service.throttle import FailureLimiter
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Services:
     holder: ModelHolder
     review: ReviewHook
     sessions: SessionCodec
+    auth_failures: FailureLimiter  # wrong keys per client address, on the API and the review page's sign-in
+    model_work: anyio.CapacityLimiter  # worker threads that may predict large requests at once
 
 
 async def get_services(request: Request) -> Services:

@@ -7,6 +7,7 @@ each message says what to change. Unexpected failures become a 500 in `service.m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from email.message import Message
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,14 +35,17 @@ _DESCRIPTIONS = {
     400: "Malformed JSON.",
     401: "No API key, or an unknown one.",
     403: "The API key lacks the role this endpoint needs.",
+    408: "The request body did not arrive within TRIAGE_REQUEST_READ_TIMEOUT seconds.",
     409: "The new model was refused; the old one keeps serving.",
     413: "Request body larger than the configured limit.",
     415: "The body is not sent as JSON.",
     422: "The body does not fit the schema, a ticket has no usable text or is too long, or the batch is too large.",
-    503: "Not ready: see the message.",
+    429: "Too many wrong API keys from this address; see `Retry-After`.",
+    503: "Not ready, or (for a ticket routed to review) the review queue cannot take it now: see the message and `Retry-After`.",
 }
 _UNREADABLE_BODY = "There was an error parsing the body"  # FastAPI's detail when the body cannot even be decoded
-_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 413: "body_too_large",
+          415: "unsupported_media_type"}
 
 
 class ApiError(Exception):
@@ -75,9 +79,25 @@ def _location(loc: Sequence[int | str]) -> str:
     return text or "body"
 
 
+MAX_DESCRIBED_ERRORS = 10  # a message that lists more helps nobody, and its size would be the client's to choose
+
+
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
-    """One readable line for pydantic errors, naming each field (never echoing the input)."""
-    return "; ".join(f"{_location(e.get('loc', ()))}: {str(e.get('msg', 'invalid')).removeprefix('Value error, ')}" for e in errors)
+    """One readable line for pydantic errors, naming each field (never echoing the input), the first few only."""
+    text = "; ".join(f"{_location(e.get('loc', ()))}: {str(e.get('msg', 'invalid')).removeprefix('Value error, ')}"
+                     for e in errors[:MAX_DESCRIBED_ERRORS])
+    more = len(errors) - MAX_DESCRIBED_ERRORS
+    return f"{text}; and {more} more error{'s' if more > 1 else ''}" if more > 0 else text
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type is JSON as FastAPI parses it: `application/json` or `application/<something>+json`."""
+    if not content_type:
+        return False
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -97,7 +117,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("invalid_request", "the request needs a JSON body"), status_code=422)
     content_type = request.headers.get("content-type", "")
     about_body = all(e.get("loc", ("",))[0] == "body" for e in errors)
-    if about_body and "json" not in content_type.lower():
+    # FastAPI reads any other body (text/json, application/x-json...) as bytes, which then fails the schema.
+    if about_body and not is_json_media_type(content_type):
         message = f"send the body as JSON with 'Content-Type: application/json' (got '{content_type or 'no content type'}')"
         return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
     return JSONResponse(error_body("invalid_request", describe_validation_errors(errors)), status_code=422)
@@ -113,11 +134,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # What any request body can get from the handlers above and the body-size limit, whichever
-# endpoint it is sent to; documented on every operation that takes a body.
-BODY_ERRORS = (400, 413, 415, 422)
+# endpoint it is sent to; documented on every operation that takes a body. Every operation that
+# checks a key (it documents 401) can also be turned away for too many wrong keys (429).
+BODY_ERRORS = (400, 408, 413, 415, 422)
 
 
-def _document_body_errors(app: FastAPI) -> None:
+def _document_common_errors(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -125,11 +147,11 @@ def _document_body_errors(app: FastAPI) -> None:
             schema = build()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    if "requestBody" in operation:
-                        for status in BODY_ERRORS:
-                            operation["responses"].setdefault(str(status), {
-                                "description": _DESCRIPTIONS[status],
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}})
+                    statuses = [*(BODY_ERRORS if "requestBody" in operation else ()), *((429,) if "401" in operation["responses"] else ())]
+                    for status in statuses:
+                        operation["responses"].setdefault(str(status), {
+                            "description": _DESCRIPTIONS[status],
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}})
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -141,4 +163,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    _document_body_errors(app)
+    _document_common_errors(app)

@@ -24,9 +24,11 @@ class ReadyResponse(BaseModel):
 
     status: str
     model_version: str
-    review_store: str = Field(description="`ok`, or `unavailable` while review items wait in the retry buffer")
+    review_store: str = Field(description="`ok`, or `unavailable` while review items wait in the retry buffer "
+                                          "(the database was down or slower than TRIAGE_DATABASE_TIMEOUT at the last write)")
     review_buffer: int = Field(description="review items waiting for the database")
-    review_buffer_capacity: int
+    review_buffer_bytes: int = Field(description="their size")
+    review_buffer_capacity_bytes: int = Field(description="what the retry buffer may hold (TRIAGE_REVIEW_BUFFER_BYTES)")
 
 
 router = APIRouter(tags=["health"])
@@ -46,10 +48,11 @@ async def readyz(request: Request) -> ReadyResponse:
         raise ApiError(503, "not_ready", "no model is loaded yet: the service is starting or failed to start")
     review = services.review
     details: dict[str, Any] = {"model_version": services.holder.current.version, "review_store": "ok" if review.available else "unavailable",
-               "review_buffer": review.buffered(), "review_buffer_capacity": review.capacity}
-    if review.buffered() >= review.capacity:
-        raise ApiError(503, "not_ready", "the review database is unavailable and the review retry buffer is full; "
-                       "tickets routed to review cannot be queued until the database is back", details=details)
+                               "review_buffer": review.buffered(), "review_buffer_bytes": review.buffer.size_bytes,
+                               "review_buffer_capacity_bytes": review.buffer.capacity_bytes}
+    if not review.available and review.refusing:
+        raise ApiError(503, "not_ready", "the review database is unavailable and the review retry buffer cannot take more; "
+                       "tickets routed to review are answered 503 until the database is back", details=details)
     return ReadyResponse(status="ready", **details)
 
 

@@ -53,7 +53,7 @@ class ModelHolder:
         self._served = directory.name  # the registry entry in service (normally its version)
         self._refused: str | None = None  # the registry entry last refused, not retried by the watcher
         self._reload_lock = threading.Lock()
-        metrics.set_model(self.current.version, str(self.current.metadata.get("created", "")))
+        metrics.set_model(self.current.version, str(self.current.metadata.get("created", "")), self.current.labels)
 
     def source_dir(self) -> Path:
         """The directory that should be in service: the pinned one or the registry's current version."""
@@ -105,7 +105,7 @@ class ModelHolder:
                 return ReloadOutcome(previous.version, previous.version, changed=False)
             self.current = model  # the swap: one reference assignment
             self.metrics.reloads.labels("swapped").inc()
-            self.metrics.set_model(model.version, str(model.metadata.get("created", "")))
+            self.metrics.set_model(model.version, str(model.metadata.get("created", "")), model.labels)
             log.info("model swapped", extra={"fields": {"previous_version": previous.version, "version": model.version}})
             return ReloadOutcome(previous.version, model.version, changed=True)
 

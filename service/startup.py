@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from model.train import train
 from service.config import ConfigError, Settings
 from service.db.engine import make_engine
 from service.next_steps import load_next_steps
+from service.review.buffer import RetryBuffer, default_buffer_file
 
 log = logging.getLogger("triage.service")
 
@@ -61,7 +63,16 @@ def preflight(settings: Settings, model_dir: Path) -> None:
     # here, with its reason, instead of failing the server's start-up with a traceback.
     TriageModel.load(model_dir, target_precision=settings.target_precision, thresholds=settings.thresholds or None)
     make_engine(settings.database_url).dispose()  # checks the URL further and creates a SQLite folder
+    _check_buffer_file(settings.review_buffer_file or default_buffer_file(settings.database_url), settings.review_buffer_bytes)
     _check_port_free(settings.host, settings.port)
+
+
+def _check_buffer_file(path: Path, capacity_bytes: int) -> None:
+    try:
+        RetryBuffer(path, capacity_bytes).close()
+    except (OSError, sqlite3.Error) as e:
+        reason = getattr(e, "strerror", None) or type(e).__name__
+        raise ConfigError(f"the review retry buffer {path} cannot be opened ({reason}); give a writable file with TRIAGE_REVIEW_BUFFER_FILE") from None
 
 
 def _check_port_free(host: str, port: int) -> None:

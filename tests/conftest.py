@@ -17,6 +17,7 @@ from model.train import train
 ROOT = Path(__file__).resolve().parent.parent
 TICKETS = ROOT / "data" / "tickets.csv"
 INDEPENDENT = ROOT / "data" / "eval" / "independent.csv"
+EDGE_CASES = ROOT / "data" / "eval" / "edge-cases.csv"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,8 +34,8 @@ def sign_metadata(model_dir: Path) -> None:
 
 
 def shipped_texts() -> list[str]:
-    """Every shipped ticket's raw text (subject and body), training and independent sets."""
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT)]
+    """Every shipped ticket's raw text (subject and body), training and evaluation sets."""
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (TICKETS, INDEPENDENT, EDGE_CASES)]
     return [f"{s}\n{b}" for frame in frames for s, b in zip(frame["subject"], frame["body"])]
 
 

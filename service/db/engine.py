@@ -7,6 +7,7 @@ the review queue is the one store so far.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,30 +20,62 @@ from sqlalchemy import event, exc
 
 from service.db.errors import StoreError, StoreUnavailable
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30  # writers queue behind each other instead of failing at once
+SQLITE_BUSY_TIMEOUT_SECONDS = 30  # without a timeout (the CLI): writers queue behind each other instead of failing at once
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5  # a down server is reported quickly, as StoreUnavailable
-BEGIN_OPTION = "sqlite_begin"  # execution option: the BEGIN form a SQLite transaction uses
+BEGIN_OPTION = "sqlite_begin"  # execution option: the BEGIN form a SQLite transaction uses; set, it marks a write
+LONG_WRITE_OPTION = "long_write"  # execution option: a write that may take long (a purge) and gets no statement timeout
 _UNDEFINED_TABLE = "42P01"  # PostgreSQL SQLSTATE
 _URL_FORMS = "write sqlite:///path/to/reviews.db or postgresql+psycopg://user@host:5432/db"
 
 
-def make_engine(database_url: str) -> sa.Engine:
-    """Create an engine for `sqlite:///path` or `postgresql+psycopg://...`; no connection yet."""
+def make_engine(database_url: str, timeout: float | None = None) -> sa.Engine:
+    """Create an engine for `sqlite:///path` or `postgresql+psycopg://...`; no connection yet.
+
+    With `timeout` (the service's TRIAGE_DATABASE_TIMEOUT), no wait on the database lasts longer:
+    for a pooled connection, for a lock (SQLite's busy timeout, PostgreSQL's `lock_timeout`) or
+    for a write statement (PostgreSQL's `statement_timeout`, except LONG_WRITE_OPTION writes).
+    A wait cut short is an OperationalError, so the store reports StoreUnavailable and a review
+    item goes to the retry buffer instead of holding a request. Reads get no statement timeout:
+    an export may rightly take long. Without `timeout` (the CLI) waits are as long as it takes.
+    """
     try:
         url = sa.make_url(database_url)
     except exc.ArgumentError:
         raise ValueError(f"the database URL is not valid: {_URL_FORMS}") from None
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, timeout)
     if backend == "postgresql":
         if url.get_driver_name() != "psycopg":
             url = url.set(drivername="postgresql+psycopg")  # the driver this project installs
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS})
+        return _postgres_engine(url, timeout)
     raise ValueError(f"unsupported database '{backend}': {_URL_FORMS}")
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _postgres_engine(url: sa.URL, timeout: float | None) -> sa.Engine:
+    connect_timeout = POSTGRES_CONNECT_TIMEOUT_SECONDS if timeout is None else max(1, min(POSTGRES_CONNECT_TIMEOUT_SECONDS, math.ceil(timeout)))
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_timeout=30 if timeout is None else timeout,
+                              connect_args={"connect_timeout": connect_timeout})
+    if timeout is None:
+        return engine
+    milliseconds = max(1, round(timeout * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:  # SET, not the URL's `options`: those may set search_path already
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _statement_timeout(connection: sa.Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get(BEGIN_OPTION) and not options.get(LONG_WRITE_OPTION):
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+
+    return engine
+
+
+def _sqlite_engine(url: sa.URL, timeout: float | None) -> sa.Engine:
     if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         raise ValueError("SQLite needs a file path, e.g. sqlite:///data/reviews.db (an in-memory database is neither durable nor shared)")
     folder = Path(url.database).expanduser().resolve().parent
@@ -50,10 +83,12 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StoreUnavailable(f"cannot create the folder {folder} for the review database: {e.strerror}") from None
+    busy_seconds = SQLITE_BUSY_TIMEOUT_SECONDS if timeout is None else timeout
     engine = sa.create_engine(
         url,
         pool_pre_ping=True,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        pool_timeout=30 if timeout is None else timeout,
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
     )
 
     @event.listens_for(engine, "connect")
@@ -62,7 +97,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         # covers every statement, DDL included (migrations are then all-or-nothing).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout = {round(busy_seconds * 1000)}")
         _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")  # an acknowledged commit survives a crash
         cursor.execute("PRAGMA foreign_keys = ON")

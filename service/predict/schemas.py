@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from service.bodies import RequestBody
 from service.errors import ErrorDetail
 from service.next_steps import NextStep
 
@@ -32,10 +33,10 @@ def _unicode_text(value: str) -> str:
     return value
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(RequestBody):
     """One helpdesk ticket: an optional id, an optional subject and the body."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    model_config = ConfigDict(json_schema_extra={
         "examples": [{"id": "4711", "subject": "Ny skola i synken", "body": "Hej! Vi behöver lägga till Ekbackens skola i synken till Google."}]
     })
 
@@ -45,10 +46,8 @@ class PredictRequest(BaseModel):
     body: Annotated[str, AfterValidator(_unicode_text)] = Field(description="the ticket's text (HTML, quoted replies and signatures are fine)")
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(RequestBody):
     """Several tickets to route in one call; each is checked on its own (see `PredictRequest`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     # Items are validated one by one in the endpoint, so a bad ticket fails alone, not the batch.
     tickets: list[Any] = Field(description="tickets, each shaped like a PredictRequest",

@@ -23,6 +23,7 @@ from service.review.session import LANGUAGES, OPEN_MODE, key_fingerprint
 from service.review.texts import label_name
 from service.review.views import item_view, label_classes, minutes_left, percent, queue_rows
 from service.review.web import QUEUE_URL, SIGN_IN_URL, FormPageDep, Page, PageDep, PageError, ReviewerFormPageDep, ReviewerPageDep
+from service.throttle import client_address
 
 log = logging.getLogger("triage.review")
 router = APIRouter(include_in_schema=False)
@@ -57,10 +58,18 @@ def sign_in(page: FormPageDep) -> Response:
         errors["name"] = t("error_name", max=NAME_LENGTH)
     fingerprint = OPEN_MODE
     if not ring.open:
-        roles = ring.roles_of(key) if key else None
+        failures, address = page.services.auth_failures, client_address(page.request.scope)
+        wait = failures.retry_after(address) if key else None
+        roles = ring.roles_of(key) if key and wait is None else None
         if not key:
             errors["key"] = t("error_missing_key")
+        elif wait is not None:  # no key is checked while the address is turned away, so guessing gains nothing
+            log.warning("review page sign-in refused", extra={"fields": {"reason": "too many wrong keys"}})
+            response = page.render("sign_in.html", status=429, open_mode=False, name=name, errors={"key": t("error_too_many", seconds=wait)})
+            response.headers["Retry-After"] = str(wait)
+            return response
         elif roles is None or "review" not in roles:
+            failures.record(address)
             errors["key"] = t("error_bad_key")
         else:
             fingerprint = key_fingerprint(key_digest(key))

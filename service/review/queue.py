@@ -23,6 +23,7 @@ from service.review.training import ExportSummary, write_training_csv
 log = logging.getLogger("triage.review")
 Direction = Literal["next", "previous"]
 CLAIM_ATTEMPTS = 5  # another agent may take the chosen item first; then the one after it is tried
+STORE_RETRY_AFTER_SECONDS = 5  # what a 503 for an unavailable database tells the client to wait
 
 
 def queue_key(item: ReviewItem) -> tuple[float, datetime, int]:
@@ -86,7 +87,8 @@ def api_errors(action: str) -> Iterator[None]:
         raise ApiError(409, "claimed_by_another",
                        f"{e}; pick another item, or wait until the claim expires (nothing was recorded)", details=details) from None
     except StoreUnavailable as e:
-        raise ApiError(503, "review_store_unavailable", f"{e}; nothing was {action}, try again shortly") from None
+        raise ApiError(503, "review_store_unavailable", f"{e}; nothing was {action}, try again shortly",
+                       headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
     except StoreError as e:
         raise ApiError(503, "review_store_error", f"{e}; nothing was {action}") from None
     except ValueError as e:  # the store's checks of labels, names, notes and paging

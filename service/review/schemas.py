@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from service.bodies import RequestBody
 from service.review.items import NAME_LENGTH, NOTE_LENGTH, ReviewItem
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH)]
@@ -48,18 +49,18 @@ class ReviewQueueResponse(BaseModel):
     items: list[ReviewItemResponse]
 
 
-class ClaimRequest(BaseModel):
+class ClaimRequest(RequestBody):
     """Who takes the item; the claim lasts `TRIAGE_CLAIM_TTL_SECONDS`, then the item returns to the queue."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reviewer": "Anna"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reviewer": "Anna"}]})
 
     reviewer: Name = Field(description="the agent's name, recorded with the claim")
 
 
-class DecisionRequest(BaseModel):
+class DecisionRequest(RequestBody):
     """An agent's label for an item; only the first decision on an item counts."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    model_config = ConfigDict(json_schema_extra={
         "examples": [{"label": "delivery", "reviewer": "Anna", "note": "New school unit in the sync: a configuration change."}]
     })
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from model.language import detect_language
 from model.text import readable_text
-from service.db.engine import BEGIN_OPTION, make_engine, translate_errors
+from service.db.engine import BEGIN_OPTION, LONG_WRITE_OPTION, make_engine, translate_errors
 from service.db.errors import StoreError
 from service.db.migrate import upgrade_to_head
 from service.review.errors import ClaimConflict, DecisionConflict, ItemNotFound
@@ -45,10 +45,12 @@ def utc_now() -> datetime:
 class ReviewStore:
     """Persistence of the review queue on `sqlite:///path` or `postgresql+psycopg://...`."""
 
-    def __init__(self, database_url: str, claim_ttl_seconds: int = 900, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, database_url: str, claim_ttl_seconds: int = 900, *, clock: Callable[[], datetime] = utc_now,
+                 timeout: float | None = None):
+        """`timeout` bounds every wait on the database (see `make_engine`); the service sets it, the CLI does not."""
         if isinstance(claim_ttl_seconds, bool) or not isinstance(claim_ttl_seconds, int) or claim_ttl_seconds <= 0:
             raise ValueError(f"claim_ttl_seconds must be a positive whole number of seconds (got {claim_ttl_seconds!r})")
-        self._engine = make_engine(database_url)
+        self._engine = make_engine(database_url, timeout)
         self._ttl = timedelta(seconds=claim_ttl_seconds)
         self._clock = clock
 
@@ -62,10 +64,11 @@ class ReviewStore:
             yield connection
 
     @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        """One transaction that takes the write lock up front and commits durably on success."""
+    def _write(self, long: bool = False) -> Iterator[sa.Connection]:
+        """One transaction that takes the write lock up front and commits durably on success
+        (`long`: no statement timeout, for a purge of many rows)."""
         with translate_errors(self._engine.url), self._engine.connect() as connection:
-            connection.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            connection.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE", LONG_WRITE_OPTION: long})
             with connection.begin():
                 yield connection
 
@@ -272,5 +275,5 @@ class ReviewStore:
             raise ValueError(f"older_than_days must be a whole number >= 0 (got {older_than_days!r})")
         cutoff = self._now() - timedelta(days=older_than_days)
         delete = sa.delete(review_items).where(_t.decided_at.is_not(None), _t.decided_at < cutoff)
-        with self._write() as connection:
+        with self._write(long=True) as connection:
             return int(connection.execute(delete).rowcount)

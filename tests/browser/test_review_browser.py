@@ -53,6 +53,7 @@ def server(tmp_path: Path, small_model_dir: Path) -> Iterator[str]:
     port = free_port()
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review\n")
+    keys.chmod(0o600)  # a key file others could read is refused
     env = {"TRIAGE_WATCH_INTERVAL": "0", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
     args = ["--model", str(small_model_dir), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}"]
     process = start_serve(args, tmp_path, env, port, START_SECONDS)

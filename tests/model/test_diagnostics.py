@@ -11,6 +11,7 @@ import pytest
 
 from model.decision import REVIEW
 from model.diagnostics import (
+    advice_text,
     at_thresholds,
     expected_calibration_error,
     likely_mislabelled,
@@ -20,6 +21,7 @@ from model.diagnostics import (
     precision_coverage,
     reliability_curve,
     routing_shares,
+    routing_table,
     top_terms,
 )
 from model.evaluate import evaluation_report
@@ -130,3 +132,12 @@ def test_figures_render_including_a_label_that_is_never_auto_routed() -> None:
         assert png.getvalue().startswith(b"\x89PNG"), f"{name} should render to a PNG"
     marked = [c for c in figures["precision-coverage"].axes[0].collections if len(c.get_offsets())]
     assert len(marked) == 1, f"only delivery has a threshold any ticket clears, so one point should be marked, got {len(marked)}"
+
+
+def test_routing_table_has_a_row_per_target_and_a_column_pair_per_set() -> None:
+    routing = [{"target": t, "thresholds": {}, "held out": {"auto_routed_share": s, "auto_routed_precision": p}}
+               for t, s, p in ((0.90, 0.8, 0.93), (0.95, 0.6, 0.97))]
+    table = routing_table(routing)
+    assert list(table.index) == ["0.90", "0.95"]
+    assert table.loc["0.95", ("held out", "auto-routed")] == 0.6 and table.loc["0.90", ("held out", "precision")] == 0.93
+    assert advice_text([]) == "" and advice_text(["few routed"]) == "**Warning:** few routed"

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 
-from model.explain import Explainer
+from model.explain import Explainer, readable_terms
 from model.fastpath import FastScorer
 from model.pipeline import build_pipeline
 from model.predictor import TriageModel
@@ -101,8 +101,8 @@ def test_every_shipped_ticket_gets_the_reference_explanation(small: tuple[Triage
         idx, val = features_of(model, cleaned)
         for top_k in ((6, 1, 3, 50) if i < 200 else (6,)):
             want = reference.explain(cleaned, idx, val, top_k)
-            assert_same(model.explainer.explain(cleaned, idx, val, top_k), want, text)
-            assert_same(model.explainer.explain_cleaned(cleaned, top_k), want, text)
+            assert_same(model.explainer.explain(cleaned, idx, val, top_k, readable=False), want, text)
+            assert_same(model.explainer.explain_cleaned(cleaned, top_k, readable=False), want, text)
 
 
 def test_the_pipelines_own_features_give_the_same_explanation(small: tuple[TriageModel, ReferenceExplainer]) -> None:
@@ -111,7 +111,7 @@ def test_the_pipelines_own_features_give_the_same_explanation(small: tuple[Triag
     x = model.pipeline.named_steps["features"].transform(cleaned).tocsr()
     for i, text in enumerate(cleaned):
         idx, val = x[i].indices, x[i].data
-        assert_same(model.explainer.explain(text, idx, val, 6), reference.explain(text, idx, val, 6), text)
+        assert_same(model.explainer.explain(text, idx, val, 6, readable=False), reference.explain(text, idx, val, 6), text)
 
 
 @pytest.mark.parametrize("text", [
@@ -129,9 +129,9 @@ def test_odd_texts_get_the_reference_explanation(small: tuple[TriageModel, Refer
     cleaned = clean_text(text)
     idx, val = features_of(model, cleaned)
     for top_k in (0, 1, 6, 50):
-        got = model.explainer.explain(cleaned, idx, val, top_k)
+        got = model.explainer.explain(cleaned, idx, val, top_k, readable=False)
         assert_same(got, reference.explain(cleaned, idx, val, top_k), text)
-        assert_same(model.explainer.explain_cleaned(cleaned, top_k), got, text)
+        assert_same(model.explainer.explain_cleaned(cleaned, top_k, readable=False), got, text)
         assert all(e["weight"] > 0 for e in got), "only terms that push towards a label are listed"
         assert [e["weight"] for e in got] == sorted((e["weight"] for e in got), reverse=True), "heaviest first"
         for label in model.labels:
@@ -143,7 +143,7 @@ def test_features_without_their_character_part_are_explained_by_words_alone(smal
     cleaned = clean_text("Vi vill lägga till en ny skola i synken till Google från hösten")
     idx, val = features_of(model, cleaned)
     words_only = idx < model.explainer.n_word  # the words' n-grams are then among no feature the ticket has
-    got = model.explainer.explain(cleaned, idx[words_only], val[words_only], 6)
+    got = model.explainer.explain(cleaned, idx[words_only], val[words_only], 6, readable=False)
     assert got, "word features alone still explain the ticket"
     assert_same(got, reference.explain(cleaned, idx[words_only], val[words_only], 6), cleaned)
 
@@ -155,8 +155,8 @@ def test_fuzzed_text_gets_the_reference_explanation(small: tuple[TriageModel, Re
     cleaned = clean_text(text)
     idx, val = features_of(model, cleaned)
     want = reference.explain(cleaned, idx, val, 4)
-    assert_same(model.explainer.explain(cleaned, idx, val, 4), want, text)
-    assert_same(model.explainer.explain_cleaned(cleaned, 4), want, text)
+    assert_same(model.explainer.explain(cleaned, idx, val, 4, readable=False), want, text)
+    assert_same(model.explainer.explain_cleaned(cleaned, 4, readable=False), want, text)
 
 
 def test_a_model_with_three_labels_gets_the_reference_explanation(tickets_frame: pd.DataFrame) -> None:
@@ -170,13 +170,51 @@ def test_a_model_with_three_labels_gets_the_reference_explanation(tickets_frame:
     x = pipeline.named_steps["features"].transform([clean_text(t) for t in texts[:60]]).tocsr()
     for i, text in enumerate(texts[:60]):
         cleaned = clean_text(text)
-        got = explainer.explain(cleaned, x[i].indices, x[i].data, 3)
+        got = explainer.explain(cleaned, x[i].indices, x[i].data, 3, readable=False)
         assert {e["label"] for e in got} <= set(explainer.labels), "labels are the model's"
         assert_same(got, reference.explain(cleaned, x[i].indices, x[i].data, 3), text)
-        assert_same(explainer.explain_cleaned(cleaned, 3), got, text)
+        assert_same(explainer.explain_cleaned(cleaned, 3, readable=False), got, text)
 
 
 def test_explain_cleaned_needs_the_fast_scorer(small: tuple[TriageModel, ReferenceExplainer]) -> None:
     model, _ = small
     with pytest.raises(ValueError, match="FastScorer"):
         Explainer(model.pipeline).explain_cleaned("synken")
+
+
+def test_readable_terms_join_common_words_to_the_content_word_beside_them() -> None:
+    terms = ["lägga", "till", "lägga till", "vi", "vill", "vi vill", "ekskolan"]
+    row_of_term = {t: i for i, t in enumerate(terms)}
+    pushes = np.array([1.0, 0.8, 0.3, 0.5, 0.9, 0.4, -0.2])
+    weights, names = readable_terms(pushes, terms, row_of_term, ["vi", "vill", "lägga", "till", "ekskolan"],
+                                    frozenset({"vi", "vill", "till"}))
+    got = dict(zip(names, weights.tolist()))
+    assert got["lägga till"] == pytest.approx(1.0 + 0.8 + 0.3), "the phrase takes both words' pushes and the pair's"
+    assert "vi" not in got and "vill" not in got and "vi vill" not in got, "terms of common words only are left out"
+    assert got["ekskolan"] == pytest.approx(-0.2), "a content word pushing the other way stays as it is"
+    assert "lägga" not in got or got["lägga"] == pytest.approx(0.0), "the word's push moved into the phrase"
+
+
+def test_readable_terms_join_only_when_the_pair_pushes_the_same_way() -> None:
+    terms = ["certifikatet", "gick", "certifikatet gick"]
+    row_of_term = {t: i for i, t in enumerate(terms)}
+    weights, names = readable_terms(np.array([0.7, 0.2, -0.1]), terms, row_of_term, ["certifikatet", "gick"], frozenset({"gick"}))
+    assert dict(zip(names, weights.tolist())) == {"certifikatet": pytest.approx(0.7), "certifikatet gick": pytest.approx(-0.1)}, \
+        "a common word whose pair with the content word pushes the other way does not join it"
+
+
+def test_explanations_lead_with_content_words_and_phrases(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, _ = small
+    common = model.explainer.common_words
+    assert {"och", "i", "the", "to"} <= common, "the most frequent function words of both languages are common words"
+    for text in shipped_texts()[:300]:
+        for entry in model.predict([text], explain=True)[0].explanation:
+            assert not all(w in common for w in entry["term"].split()), f"{entry['term']!r} is made of common words only"
+
+
+def test_readable_explanations_keep_the_probabilities(small: tuple[TriageModel, ReferenceExplainer]) -> None:
+    model, _ = small
+    texts = shipped_texts()[:100]
+    explained = model.predict(texts, explain=True)
+    plain = model.predict(texts, explain=False)
+    assert [p.probabilities for p in explained] == [p.probabilities for p in plain], "explaining changes no probability"

@@ -24,12 +24,29 @@ def plain_copy(vectorizer: TfidfFeatures) -> TfidfVectorizer:
 def test_fast_fitting_vectorizers_equal_scikit_learns(cleaned: pd.DataFrame) -> None:
     texts = cleaned["text"].tolist()
     for name, vectorizer in build_features().transformer_list:
+        vectorizer.norm_floor_quantile = 0.0  # no floor: plain l2 rows, as scikit-learn's
         plain = plain_copy(vectorizer)
         ours = vectorizer.fit_transform(texts)
         expected = plain.fit_transform(texts)
         assert vectorizer.vocabulary_ == plain.vocabulary_, name
         assert np.array_equal(vectorizer.idf_, plain.idf_), name
         assert abs(ours - expected).max() < 1e-12, name
+        assert abs(vectorizer.transform(texts[:50]) - plain.transform(texts[:50])).max() < 1e-12, name
+
+
+def test_rows_with_a_norm_below_the_floor_are_not_scaled_up(cleaned: pd.DataFrame) -> None:
+    texts = cleaned["text"].tolist() + ["vi vill", "SSO nere"]
+    for name, vectorizer in build_features().transformer_list:
+        ours = vectorizer.fit_transform(texts)
+        raw = TfidfVectorizer(**{**vectorizer.get_params(), "norm": None}).fit_transform(texts)
+        norms = np.sqrt(np.asarray(raw.multiply(raw).sum(axis=1)).ravel())
+        assert vectorizer.norm_floor_ == pytest.approx(np.quantile(norms, vectorizer.norm_floor_quantile)), name
+        got = np.sqrt(np.asarray(ours.multiply(ours).sum(axis=1)).ravel())
+        above = norms >= vectorizer.norm_floor_
+        assert np.allclose(got[above], 1.0), f"{name}: a row at least as long as the floor is l2-normalised"
+        assert np.allclose(got[~above], norms[~above] / vectorizer.norm_floor_), f"{name}: a shorter row is divided by the floor"
+        assert got[-2] < 1.0, f"{name}: a two-word ticket keeps a norm below 1"
+        assert abs(vectorizer.transform(texts) - ours).max() < 1e-12, f"{name}: transform normalises as fitting did"
 
 
 def test_fitting_on_counted_texts_uses_their_counts_and_equals_counting_again(cleaned: pd.DataFrame) -> None:

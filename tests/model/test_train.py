@@ -53,3 +53,27 @@ def test_sample_is_stratified_and_keeps_labels_too_rare_for_the_folds() -> None:
 def test_small_data_is_cross_validated_whole() -> None:
     y = np.array(["a", "b"] * 50)
     assert np.array_equal(cross_validation_sample(y, 1000, folds=5), np.arange(100))
+
+
+def test_thresholds_and_calibration_come_from_situations_held_out(tickets: pd.DataFrame) -> None:
+    result = train(tickets, c_grid=(10.0,))
+    assert result.params["situations"] == tickets["scenario"].nunique(), "the scenario tags are the situations"
+    assert result.params["situations_from_scenario_tags"] == len(tickets)
+    assert np.abs(result.oof_proba - result.familiar_proba).max() > 0.05, "holding situations out changes the predictions"
+    held_out_f1, familiar_f1 = result.report["macro_f1"], result.familiar_report["macro_f1"]
+    assert held_out_f1 < familiar_f1, "new situations are harder than familiar ones"
+    assert [r["target"] for r in result.routing] == [0.90, 0.95, 0.98], "what each promise target costs is measured"
+    assert {"held-out situations", "familiar situations"} <= set(result.routing[0])
+
+
+def test_untagged_tickets_are_held_out_by_topic(tickets: pd.DataFrame) -> None:
+    result = train(tickets.assign(scenario=""), c_grid=(10.0,))
+    assert result.params["situations_from_scenario_tags"] == 0
+    assert result.params["situations"] >= 5, "topic clusters stand in for the missing tags"
+
+
+def test_too_few_tickets_for_the_target_are_told_in_words(tickets: pd.DataFrame) -> None:
+    few = tickets.groupby("label").head(40).reset_index(drop=True)
+    result = train(few, c_grid=(10.0,))
+    assert result.report["auto_routed_share"] < 0.5
+    assert any("label more tickets" in a and "lower the target" in a for a in result.advice), result.advice

@@ -81,7 +81,8 @@ ClientFactory = Callable[..., TestClient]
 
 
 def _settings(folder: Path, model_dir: Path, overrides: dict[str, Any]) -> Settings:
-    values: dict[str, Any] = {"model": model_dir, "database_url": f"sqlite:///{folder / 'var' / 'reviews.db'}", "watch_interval": 0}
+    values: dict[str, Any] = {"model": model_dir, "database_url": f"sqlite:///{folder / 'var' / 'reviews.db'}", "watch_interval": 0,
+                              "review_buffer_file": folder / "var" / "review-buffer.db"}
     return load_settings({**values, **overrides})
 
 
@@ -91,8 +92,13 @@ def make_settings(tmp_path: Path, model_a: Path) -> SettingsFactory:
     return lambda **overrides: _settings(tmp_path, model_a, overrides)
 
 
+# Without API keys the app answers only requests addressed to a loopback name (DNS rebinding);
+# the test client's default name, testserver, is not one.
+LOCAL_URL = "http://localhost"
+
+
 def _start(settings: Settings) -> TestClient:
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url=LOCAL_URL)
     client.__enter__()  # runs the lifespan: loads the model, opens the review store
     return client
 

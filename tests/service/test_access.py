@@ -155,3 +155,22 @@ def test_a_review_page_needs_a_session_and_its_forms_a_csrf_token(keyed: tuple[T
             assert r.status_code == 403, f"POST {path} by {who} with {whose} should be refused: {r.status_code}"
     with ReviewStore(url) as store:
         assert store.get(1) == before, "no refused form changed the queue"
+
+
+@pytest.mark.parametrize(("host", "allowed"), [
+    ("localhost", True), ("localhost:8000", True), ("127.0.0.1:8000", True), ("127.1.2.3", True), ("[::1]:8000", True),
+    ("attacker.example", False), ("attacker.example:8000", False), ("localhost.attacker.example", False), ("127.0.0.1.nip.io", False),
+    ("", False),
+])
+def test_open_mode_answers_only_requests_to_a_loopback_name(client: TestClient, host: str, allowed: bool) -> None:
+    r = client.get("/v1/model", headers={"host": host})
+    if allowed:
+        assert r.status_code == 200, f"Host {host!r} names this machine: {r.status_code} {r.text[:200]}"
+    else:
+        assert r.status_code == 400 and r.json()["error"]["code"] == "host_not_allowed", f"Host {host!r} could be a rebound name: {r.status_code}"
+        assert "configure API keys" in r.json()["error"]["message"], "the message says what to do"
+
+
+def test_with_keys_any_host_name_is_served(keyed: tuple[TestClient, str]) -> None:
+    r = keyed[0].get("/v1/model", headers={"host": "triage.example.org", "X-API-Key": KEY_OF_ROLE["predict"]})
+    assert r.status_code == 200, f"with keys the service may be reached under any name (behind a proxy): {r.status_code}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
 import pytest
 
 from service.auth import parse_keys
+from service.config import ConfigError, load_settings
 from tests.service.conftest import ADMIN_KEY, KEYS, PREDICT_KEY, REVIEW_KEY, SUPPORT_SV, ClientFactory
 
 PROTECTED = [("post", "/v1/predict", {"json": SUPPORT_SV}), ("post", "/v1/predict/batch", {"json": {"tickets": [SUPPORT_SV]}}),
@@ -64,6 +68,7 @@ def test_roles_decide_access_and_both_headers_work(shared_client: ClientFactory)
 def test_keys_from_a_file(make_client: ClientFactory, tmp_path) -> None:
     path = tmp_path / "keys.json"
     path.write_text(f'{{"{PREDICT_KEY}": ["predict"]}}')
+    path.chmod(0o600)  # a key file others could read is refused
     client = make_client(api_keys_file=path)
     assert client.get("/v1/model").status_code == 401, "with a key file, requests without a key are refused"
     assert client.get("/v1/model", headers={"X-API-Key": PREDICT_KEY}).status_code == 200, "a key from the file is accepted"
@@ -72,3 +77,50 @@ def test_keys_from_a_file(make_client: ClientFactory, tmp_path) -> None:
 def test_no_keys_grants_every_role_on_loopback(client) -> None:
     assert client.post("/v1/admin/reload").status_code == 200, "open loopback mode grants admin too"
     assert client.post("/v1/predict", json=SUPPORT_SV).status_code == 200, "open loopback mode grants predict"
+
+
+@pytest.mark.parametrize(("key", "fragment"), [
+    ("nyckel-för-helpdesken-Xq7vR2mK9p", "other than printable ASCII"),
+    ("key with spaces Xq7vR2mK9pL4", "other than printable ASCII"),
+    ("aaaaaaaaaaaaaaaaaaaa", "easy to guess"),
+    ("Password1234567890!", "easy to guess"),
+    ("0123456789abcdef0123", "easy to guess"),
+    ("x" * 300, "longer than 256"),
+])
+def test_keys_that_could_never_match_or_are_easy_to_guess_are_refused(key: str, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_keys(f"{key}:predict", "TRIAGE_API_KEYS")
+    assert fragment in str(caught.value) and "secrets.token_urlsafe" in str(caught.value), f"expected '{fragment}' and how to make a key: {caught.value}"
+    assert key not in str(caught.value), "an error message must never quote a key"
+
+
+def test_a_generated_key_is_strong_enough() -> None:
+    generated = secrets.token_urlsafe(32)
+    assert parse_keys(f"{generated}:predict", "env").roles_of(generated) == {"predict"}, "secrets.token_urlsafe(32), as the docs say, is accepted"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# ops keys\n# none yet\n", "{}", "[]"])
+def test_a_key_file_without_keys_is_refused_at_start_up(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "keys"
+    path.write_text(text)
+    path.chmod(0o600)
+    with pytest.raises(ConfigError, match="holds no keys"):
+        load_settings({"api_keys_file": path})
+
+
+def test_an_empty_keys_variable_is_refused_at_start_up() -> None:
+    with pytest.raises(ConfigError, match="TRIAGE_API_KEYS is set but holds no keys"):
+        load_settings({"api_keys": " "})
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [(0o600, True), (0o400, True), (0o640, True), (0o644, False), (0o660, False), (0o606, False)])
+def test_a_key_file_others_could_read_or_change_is_refused(tmp_path: Path, mode: int, allowed: bool) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"{PREDICT_KEY}:predict\n")
+    path.chmod(mode)
+    if allowed:
+        assert not load_settings({"api_keys_file": path}).key_ring.open, f"mode {mode:o} keeps the keys private"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"api_keys_file": path})
+    assert f"mode {mode:o}" in str(caught.value) and f"chmod 600 {path}" in str(caught.value), f"the message says how to fix it: {caught.value}"

@@ -6,7 +6,7 @@ import re
 
 from service.app import create_app
 from service.metrics import REVIEW_RATE_WINDOW, Metrics
-from tests.service.conftest import ROUTE_ALL, SUPPORT_SV, ClientFactory, SettingsFactory, TestClient
+from tests.service.conftest import LOCAL_URL, ROUTE_ALL, SUPPORT_SV, ClientFactory, SettingsFactory, TestClient
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:
@@ -17,7 +17,7 @@ def test_healthz_and_readyz(client: TestClient) -> None:
 
 
 def test_readyz_is_503_before_the_model_is_loaded(make_settings: SettingsFactory) -> None:
-    client = TestClient(create_app(make_settings()))  # no `with`: the lifespan has not run
+    client = TestClient(create_app(make_settings()), base_url=LOCAL_URL)  # no `with`: the lifespan has not run
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", f"without a model the service is not ready: {r.text}"
     assert "no model is loaded" in r.json()["error"]["message"], "the reason is given"
@@ -38,10 +38,12 @@ def test_metrics_count_requests_routes_review_rate_and_version(make_client: Clie
     assert re.search(rf'triage_model_info\{{created="[^"]+",version="{version}"\}} 1.0', text), "the model version as an info metric"
 
 
-def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123", "a given id is echoed"
+def test_every_request_gets_an_id_of_its_own(client: TestClient) -> None:
     generated = client.get("/healthz").headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated), "an id is generated when none is given"
+    ids = [client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] for _ in range(2)]
+    assert "abc-123" not in ids and len(set(ids)) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids), \
+        f"a client's X-Request-ID never becomes the id, so it cannot reuse another request's: {ids}"
     forged = client.get("/healthz", headers={"X-Request-ID": 'x"\n{"level": "error"}'}).headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", forged), "an id that could forge log lines is replaced"
 
@@ -49,10 +51,10 @@ def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
 def test_openapi_documents_every_endpoint_and_error(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     expected = {
-        ("/v1/predict", "post"): {"400", "401", "403", "413", "415", "422"},
-        ("/v1/predict/batch", "post"): {"400", "401", "403", "413", "415", "422"},
-        ("/v1/model", "get"): {"401", "403"},
-        ("/v1/admin/reload", "post"): {"401", "403", "409"},
+        ("/v1/predict", "post"): {"400", "401", "403", "408", "413", "415", "422", "429", "503"},
+        ("/v1/predict/batch", "post"): {"400", "401", "403", "408", "413", "415", "422", "429"},
+        ("/v1/model", "get"): {"401", "403", "429"},
+        ("/v1/admin/reload", "post"): {"401", "403", "409", "429"},
         ("/readyz", "get"): {"503"},
     }
     for (path, method), errors in expected.items():
@@ -78,3 +80,27 @@ def test_review_rate_covers_the_most_recent_predictions() -> None:
     assert metrics.registry.get_sample_value("triage_review_rate") == 1.0, "all recent predictions went to review"
     metrics.observe_routes([("support", "support")] * (REVIEW_RATE_WINDOW // 4), "review")
     assert metrics.registry.get_sample_value("triage_review_rate") == 0.75, "older predictions fall out of the window"
+
+
+def test_metric_labels_come_from_closed_sets(make_client: ClientFactory) -> None:
+    client = make_client()
+    for n in range(40):
+        client.request(f"FOO{n}", "/healthz")
+    client.get(f"/no/such/{'x' * 500}")
+    text = client.get("/metrics").text
+    series = [line for line in text.splitlines() if line.startswith("triage_requests_total{")]
+    assert 'triage_requests_total{endpoint="/healthz",method="other",status="405"} 40.0' in series, f"made-up methods count as 'other': {series}"
+    assert not any("FOO" in line or "xxx" in line for line in text.splitlines()), "no label value a client made up"
+    assert len(series) <= 5, f"40 made-up methods and a made-up path add no series of their own: {series}"
+
+
+def test_review_label_metrics_keep_to_the_models_labels() -> None:
+    metrics = Metrics()
+    metrics.set_model("v1", "2026-01-01", ["delivery", "support"])
+    metrics.set_review_agreement(0.5, {"support": 2, "made-up-1": 1, "made-up-2": 1}, {"support": 1.0, "made-up-1": 0.0, "made-up-2": 0.0})
+    text = metrics.render().decode()
+    assert 'triage_review_decisions{label="other"} 2.0' in text and 'triage_review_decisions{label="support"} 2.0' in text, \
+        f"a decided label the model does not have is counted under 'other': {text}"
+    assert "made-up" not in text, "no label value from the database's rows"
+    metrics.set_review_agreement(None, {}, {})
+    assert 'triage_review_decisions{label="support"}' not in metrics.render().decode(), "labels no longer decided are removed"

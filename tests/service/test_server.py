@@ -29,6 +29,7 @@ def server(tmp_path: Path, tiny_tickets_file: Path) -> Iterator[tuple[str, Path,
     port, registry, log = free_port(), tmp_path / "models", tmp_path / "server.log"
     keys = tmp_path / "keys.txt"
     keys.write_text(f"{PREDICT_KEY}:predict\n{ADMIN_KEY}:admin,predict\n")
+    keys.chmod(0o600)  # a key file others could read is refused
     env = {"TRIAGE_TRAINING_DATA": str(tiny_tickets_file), "TRIAGE_WATCH_INTERVAL": "0.2", "TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}
     args = ["--registry", str(registry), "--api-keys-file", str(keys), "--database", f"sqlite:///{tmp_path / 'var' / 'reviews.db'}", "--train-if-missing"]
     process = start_serve(args, tmp_path, env, port, START_SECONDS)
@@ -43,7 +44,8 @@ def test_served_over_http_with_keys_review_queue_hot_swap_and_json_logs(server, 
     predict_headers = {"Authorization": f"Bearer {PREDICT_KEY}", "X-Request-ID": "http-test-1"}
     r = httpx.post(f"{base}/v1/predict", json={**SUPPORT_SV, "body": f"{SUPPORT_SV['body']} {MARKER}"}, headers=predict_headers)
     assert r.status_code == 200, f"a keyed prediction over HTTP should work: {r.text}"
-    assert r.headers["x-request-id"] == "http-test-1", "the request id is echoed"
+    request_id = r.headers["x-request-id"]
+    assert request_id != "http-test-1", "the service makes the request id; the client's is logged beside it"
     assert r.json()["route"] == "review" and r.json()["review_queued"] is True, f"thresholds of 1.0 send it to the review queue: {r.json()}"
     assert httpx.post(f"{base}/v1/predict", json=SUPPORT_SV).status_code == 401, "without a key the server answers 401"
     first = httpx.get(f"{base}/v1/model", headers=predict_headers).json()["version"]
@@ -61,7 +63,8 @@ def test_served_over_http_with_keys_review_queue_hot_swap_and_json_logs(server, 
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     assert any(e["message"] == "Application shutdown complete." for e in entries), f"the shutdown is graceful: {lines[-5:]}"
-    assert any(e.get("request_id") == "http-test-1" and e["message"] == "request" for e in entries), "the access log has the request id"
+    assert any(e.get("request_id") == request_id and e.get("client_request_id") == "http-test-1" and e["message"] == "request"
+               for e in entries), "the access log has the request id and the client's"
     assert any("trained and published" in e["message"] for e in entries), "--train-if-missing trained a model first"
     text = "\n".join(lines)
     assert MARKER not in text and PREDICT_KEY not in text and ADMIN_KEY not in text, "no ticket text or key in the logs"

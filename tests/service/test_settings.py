@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +29,19 @@ from tests.service.conftest import KEYS
     ({"api_keys_file": "/no/such/keys"}, "cannot be read"),
     ({"api_keys": "short:predict"}, "shorter than 16"),
     ({"log_level": "chatty"}, "TRIAGE_LOG_LEVEL"),
+    ({"session_secret": "a" * 40}, "TRIAGE_SESSION_SECRET: is easy to guess"),
+    ({"session_secret": "abcdefghijklmnopqrstuvwxyz0123456789"}, "TRIAGE_SESSION_SECRET: is easy to guess"),
+    ({"max_connections": 2}, "TRIAGE_MAX_CONNECTIONS"),
 ])
 def test_bad_settings_are_refused_with_what_to_fix(overrides: dict, fragment: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(overrides)
     assert fragment in str(caught.value), f"expected '{fragment}' in: {caught.value}"
+
+
+def test_a_generated_session_secret_is_accepted() -> None:
+    secret = secrets.token_urlsafe(32)
+    assert load_settings({"session_secret": secret}).session_secret is not None, "what the docs say to run makes a good secret"
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, model_a: Path) -> None:

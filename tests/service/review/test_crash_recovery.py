@@ -48,6 +48,7 @@ class Server:
     def start(self) -> None:
         keys = self.folder / "keys.txt"
         keys.write_text(f"{PREDICT_KEY}:predict\n{REVIEW_KEY}:review,predict\n")
+        keys.chmod(0o600)  # a key file others could read is refused
         args = ["--model", str(self.model_dir), "--api-keys-file", str(keys), "--database", self.database_url]
         self.process = start_serve(args, self.folder, {"TRIAGE_THRESHOLDS": '{"delivery": 1.0, "support": 1.0}'}, self.port, START_SECONDS)
 

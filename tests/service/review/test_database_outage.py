@@ -80,7 +80,7 @@ def test_predictions_go_on_and_the_service_recovers_when_the_database_returns(ma
     answers = [r.json() for r in during] + [batch.json()["results"][0]["result"]]
     for answer in answers:
         assert answer["route"] == "review" and answer["review_queued"] is False, f"the ticket is not in the database yet: {answer}"
-        assert "waits in memory" in answer["warning"], f"the response says the ticket is buffered, not dropped: {answer['warning']}"
+        assert "waits in the retry buffer" in answer["warning"], f"the response says the ticket is buffered, not dropped: {answer['warning']}"
     ready = client.get("/readyz").json()
     assert ready["review_store"] == "unavailable" and ready["review_buffer"] == 3, f"readyz shows the outage and the buffer: {ready}"
 

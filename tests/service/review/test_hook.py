@@ -63,7 +63,7 @@ def test_outage_buffers_items_and_flushes_them_when_the_database_is_back(make_cl
     client: TestClient = make_client(database_url=url, review_retry_interval=0.1, **REVIEW_ALL)
     body = client.post("/v1/predict", json=SUPPORT_SV).json()
     assert body["route"] == "review", "the ticket should still be predicted while the database is down"
-    assert body["review_queued"] is False and "waits in memory" in body["warning"], f"the response should say it is buffered: {body}"
+    assert body["review_queued"] is False and "waits in the retry buffer" in body["warning"], f"the response should say it is buffered: {body}"
     client.post("/v1/predict/batch", json={"tickets": [DELIVERY_SV]})
     ready = client.get("/readyz").json()
     assert ready["review_store"] == "unavailable" and ready["review_buffer"] == 2, f"readyz should show the buffer: {ready}"
@@ -76,15 +76,22 @@ def test_outage_buffers_items_and_flushes_them_when_the_database_is_back(make_cl
     assert after["review_queued"] is True and client.get("/readyz").json()["review_store"] == "ok", "once flushed, items go straight in"
 
 
-def test_full_buffer_says_the_ticket_was_not_queued_and_readyz_is_503(make_client: ClientFactory, tmp_path: Path) -> None:
+def test_a_full_buffer_turns_review_tickets_away_with_503_and_retry_after(make_client: ClientFactory, tmp_path: Path) -> None:
     url, _ = _outage(tmp_path)
-    client = make_client(database_url=url, review_buffer_size=1, review_retry_interval=60, **REVIEW_ALL)
+    client = make_client(database_url=url, review_buffer_bytes=2000, review_retry_interval=3, **REVIEW_ALL)
     assert client.post("/v1/predict", json=SUPPORT_SV).json()["review_queued"] is False, "the first ticket waits in the buffer"
-    second = client.post("/v1/predict", json={**SUPPORT_SV, "id": "T-8"}).json()
-    assert second["review_queued"] is False and "NOT queued" in second["warning"], f"a full buffer must be reported: {second}"
+    long_ticket = {**SUPPORT_SV, "id": "T-8", "body": SUPPORT_SV["body"] + " Eleverna syns inte." * 150}  # over the 2,000 bytes left
+    second = client.post("/v1/predict", json=long_ticket)
+    assert second.status_code == 503 and second.json()["error"]["code"] == "review_queue_full", f"a ticket the buffer cannot take is refused: {second.text}"
+    assert second.headers["retry-after"] == "3" and "NOT queued" in second.json()["error"]["message"], "the client is told to resend, and when"
+    batch = client.post("/v1/predict/batch", json={"tickets": [long_ticket, {"body": ""}]})
+    assert batch.status_code == 200 and batch.headers["retry-after"] == "3", f"a batch answers, with Retry-After: {batch.status_code}"
+    errors = [item["error"]["code"] if item["error"] else None for item in batch.json()["results"]]
+    assert errors == ["review_queue_full", "empty_ticket"] and batch.json()["results"][0]["result"] is None, f"the refused ticket has its error: {errors}"
     r = client.get("/readyz")
-    assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", f"a full buffer makes the service unready: {r.text}"
+    assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", f"a buffer that refuses makes the service unready: {r.text}"
     assert r.json()["error"]["details"]["review_buffer"] == 1, "readyz details report the buffer"
+    assert "triage_review_refused_total 2.0" in client.get("/metrics").text, "refused tickets are counted"
 
 
 def test_a_store_rejection_is_reported_not_retried(make_client: ClientFactory, tmp_path: Path) -> None:
