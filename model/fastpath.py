@@ -31,7 +31,7 @@ from model.text import clean_text
 
 _WORD_CACHE_SIZE = 1 << 18  # distinct words the word table remembers
 # ... and about how many bytes they may take: a word's characters and dict entry, its n-gram ids and
-# token numbers. The shipped tickets' 15,000 distinct words take about 6 MB; unique long words
+# token numbers. The shipped tickets' 20,000 distinct words take about 7.4 MB; unique long words
 # (an attack) would otherwise grow the table by megabytes per request. The arrays grow by
 # doubling, so up to twice this is allocated.
 _WORD_TABLE_BYTES = 32 << 20

@@ -145,3 +145,24 @@ def test_sign_and_versions_show_a_refused_version_without_hiding_the_others(smal
     assert main(["rollback", "--registry", str(registry)]) == EXIT_BAD_INPUT, "no current version to roll back from"
     assert "CURRENT is missing" in capsys.readouterr().err
     assert main(["rollback", "--registry", str(registry), "--to", version]) == 0, "a version can be chosen again"
+
+
+def test_an_output_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    import errno
+
+    from cli.commands import write_output
+
+    out = tmp_path / "predictions.csv"
+    out.write_text("the earlier predictions\n")
+
+    def fails_half_way(f: object) -> None:
+        f.write("id,route\n1,support\n")  # type: ignore[attr-defined]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        write_output(out, fails_half_way)
+    assert raised.value.filename == str(out), "the error names the output"
+    assert out.read_text() == "the earlier predictions\n", "a failed write leaves the earlier file as it was"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.csv"], "and no temporary file behind"
+    write_output(out, lambda f: f.write("id,route\n"))
+    assert out.read_text() == "id,route\n" and oct(out.stat().st_mode & 0o777) == "0o644", "a complete write replaces it, readable by others"
