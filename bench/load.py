@@ -36,6 +36,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from model.signature import KEY_FILE_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 TICKETS = REPO / "data" / "tickets.csv"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -86,7 +88,8 @@ def started_service(model: Path | None, api_key: str, training: pd.DataFrame) ->
             training.to_csv(data, index=False)
             save_model(train(load_tickets([data])), model, [data])
         port = _free_port()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")},
+        # The developer's service settings stay out; the registry key that signed the model stays in.
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") or k == KEY_FILE_ENV},
                "TRIAGE_API_KEYS": f"{api_key}:predict", "TRIAGE_LOG_LEVEL": "warning"}
         command = [sys.executable, "-m", "cli.main", "serve", "--model", str(model), "--port", str(port),
                    "--database", f"sqlite:///{folder / 'reviews.db'}"]

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="DIR")
     p.add_argument("--registry", default="models", metavar="DIR", help="model registry folder (default ./models)")
 
+    p = sub.add_parser("sign", help="sign model directories made before models were signed, after checking their files")
+    p.add_argument("--model", required=True, action="append", metavar="DIR", help="model directory (repeatable, e.g. each version in the registry)")
+
     p = sub.add_parser("rollback", help="make an earlier registry version current")
     p.add_argument("--registry", default="models", metavar="DIR")
     p.add_argument("--to", metavar="VERSION", help="version to serve (default: the one before the current)")
@@ -81,6 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, ModelError, ValueError, StoreError) as e:
         print(f"triage {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as e:  # a file that cannot be read or written: a full disk, a read-only folder, a folder for a file
+        print(f"triage {args.command}: error: {describe_os_error(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def describe_os_error(error: OSError) -> str:
+    """'PATH: reason' for a file-system error, without the traceback."""
+    reason = error.strerror or type(error).__name__
+    return f"{error.filename}: {reason}" if error.filename else f"{reason} ({error})"
 
 
 def _run(args: argparse.Namespace) -> int | None:
@@ -107,6 +119,8 @@ def _run(args: argparse.Namespace) -> int | None:
         return commands.predict(Path(args.model), args.input, Path(args.output), columns, args.encoding)
     if args.command == "publish":
         return commands.publish(Path(args.model), Path(args.registry))
+    if args.command == "sign":
+        return commands.sign([Path(m) for m in args.model])
     if args.command == "rollback":
         return commands.rollback(Path(args.registry), args.to)
     if args.command == "versions":

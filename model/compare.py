@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.data import DataError
+from model.data import DataError, describe_names, sources_of
 from model.decision import route
 from model.evaluate import evaluation_report
 from model.predictor import TriageModel
@@ -103,7 +103,7 @@ def heldout_report(model: TriageModel, tickets: pd.DataFrame) -> dict[str, Any]:
     rows = _labelled(tickets)
     unknown = sorted(set(rows["label"]) - set(model.labels))
     if unknown:
-        raise DataError(", ".join(sorted(set(rows["source"]))), f"labels model {model.version} does not know: {', '.join(unknown)}", column="label")
+        raise DataError(", ".join(sorted(set(rows["source"]))), f"labels model {model.version} does not know: {describe_names(unknown)}", column="label")
     proba = model.predict_proba(rows["text"].tolist())
     return evaluation_report(rows["label"].tolist(), proba, model.labels, model.thresholds, rows["language"].tolist())
 
@@ -111,7 +111,7 @@ def heldout_report(model: TriageModel, tickets: pd.DataFrame) -> dict[str, Any]:
 def _labelled(tickets: pd.DataFrame) -> pd.DataFrame:
     rows = tickets[tickets["usable"].astype(bool) & (tickets["label"] != "")]
     if rows.empty:
-        raise DataError(", ".join(sorted(set(tickets["source"]))) or "(no file)", "no labelled ticket with usable text to compare the models on")
+        raise DataError(sources_of(tickets), "no labelled ticket with usable text to compare the models on")
     return rows
 
 

@@ -30,6 +30,12 @@ from model.ngrams import TOKEN_PATTERN, char_wb_grams
 from model.text import clean_text
 
 _WORD_CACHE_SIZE = 1 << 18  # distinct words the word table remembers
+# ... and about how many bytes they may take: a word's characters and dict entry, its n-gram ids and
+# token numbers. The shipped tickets' 20,000 distinct words take about 7.4 MB; unique long words
+# (an attack) would otherwise grow the table by megabytes per request. The arrays grow by
+# doubling, so up to twice this is allocated.
+_WORD_TABLE_BYTES = 32 << 20
+_WORD_ENTRY_BYTES = 120  # a dict entry, a str object's header and the word's two start offsets
 
 
 class UnsupportedPipeline(ValueError):
@@ -163,8 +169,9 @@ class WordTable:
     numbers in flat arrays that the compiled loops read.
 
     A text's words are looked up here (one dict lookup per word); a new word is analysed once,
-    in Python, and appended. The table holds at most `_WORD_CACHE_SIZE` words (or one call's
-    words, if more) and starts afresh when full. Lookups and appends happen under a lock; the
+    in Python, and appended. The table holds at most `_WORD_CACHE_SIZE` words and about
+    `_WORD_TABLE_BYTES` (or one call's words, if more) and starts afresh when full; starting
+    afresh changes no probability, only the time the next calls take. Lookups and appends happen under a lock; the
     compiled loops read a snapshot of the arrays, which are only appended to or replaced, so
     they run outside the lock (and release the GIL).
     """
@@ -181,20 +188,29 @@ class WordTable:
 
     def _reset(self) -> None:
         self.rows: dict[str, int] = {}
+        self.bytes = 0  # what the words take, as `_WORD_TABLE_BYTES` counts it
         self.gram_starts = np.zeros(1024, dtype=np.int64)  # word i's n-grams: grams[gram_starts[i]:gram_starts[i + 1]]
         self.grams = np.empty(16384, dtype=np.int32)
         self.token_starts = np.zeros(1024, dtype=np.int64)  # word i's tokens, likewise
         self.tokens = np.empty(2048, dtype=np.int64)
 
-    def _add(self, words: list[str]) -> None:
+    def _analyse(self, words: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+        """New words' character n-gram ids and token numbers, and the bytes they will take."""
+        grams = [self.scorer.char_ids(w) for w in words]
+        tokens = [self.scorer.token_ids(w) for w in words]
+        size = sum(map(len, words)) + _WORD_ENTRY_BYTES * len(words) + sum(g.nbytes for g in grams) + sum(t.nbytes for t in tokens)
+        return grams, tokens, size
+
+    def _add(self, words: list[str], grams: list[np.ndarray], tokens: list[np.ndarray], size: int) -> None:
         """Append new words' character n-gram ids and token numbers."""
         n = len(self.rows)
         self.gram_starts = _grow(self.gram_starts, n + len(words) + 1)
         self.token_starts = _grow(self.token_starts, n + len(words) + 1)
-        self.grams = _append(self.grams, self.gram_starts, n, [self.scorer.char_ids(w) for w in words])
-        self.tokens = _append(self.tokens, self.token_starts, n, [self.scorer.token_ids(w) for w in words])
+        self.grams = _append(self.grams, self.gram_starts, n, grams)
+        self.tokens = _append(self.tokens, self.token_starts, n, tokens)
         for w in words:
             self.rows[w] = len(self.rows)
+        self.bytes += size
 
     def _lookup(self, cleaned: Sequence[str]) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...]]:
         """Texts as table rows: every text's words' rows one after another, where each text
@@ -210,10 +226,12 @@ class WordTable:
                 ids = np.fromiter(map(self.rows.__getitem__, words), dtype=np.int64, count=len(words))
             except KeyError:
                 new = [w for w in dict.fromkeys(words) if w not in self.rows]
-                if len(self.rows) + len(new) > _WORD_CACHE_SIZE:
+                grams, tokens, size = self._analyse(new)
+                if len(self.rows) + len(new) > _WORD_CACHE_SIZE or self.bytes + size > _WORD_TABLE_BYTES:
                     self._reset()
                     new = list(dict.fromkeys(words))
-                self._add(new)
+                    grams, tokens, size = self._analyse(new)
+                self._add(new, grams, tokens, size)
                 ids = np.fromiter(map(self.rows.__getitem__, words), dtype=np.int64, count=len(words))
             return ids, starts, (self.gram_starts, self.grams, self.token_starts, self.tokens)
 

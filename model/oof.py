@@ -6,6 +6,7 @@ notebook draw curves and find likely mislabelled tickets for the model in servic
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,12 @@ def write_oof(directory: Path, ids: list[str], y: np.ndarray, languages: list[st
 
 
 def read_oof(directory: Path) -> OutOfFold:
-    frame = pd.read_csv(directory / OOF_FILE, dtype={"id": str, "label": str, "language": str}, keep_default_na=False)
+    return parse_oof((directory / OOF_FILE).read_bytes())
+
+
+def parse_oof(data: bytes) -> OutOfFold:
+    """Out-of-fold predictions from the bytes of an `oof_predictions.csv` (e.g. as verified against a model's metadata)."""
+    frame = pd.read_csv(io.BytesIO(data), dtype={"id": str, "label": str, "language": str}, keep_default_na=False)
     prob_cols = [c for c in frame.columns if c.startswith("p_")]
     return OutOfFold(
         ids=frame["id"].tolist(), y=frame["label"].to_numpy(), languages=frame["language"].tolist(),

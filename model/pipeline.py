@@ -216,3 +216,50 @@ def build_pipeline(C: float = DEFAULT_C, calibration_folds: int = 5) -> Pipeline
     return Pipeline(
         [("clean", TextCleaner()), ("features", build_features()), ("classifier", build_classifier(C, calibration_folds))]
     )
+
+
+def fitted_shape_problem(pipeline: Pipeline) -> str | None:
+    """Why a loaded pipeline's fitted arrays do not fit together, or None.
+
+    A model file is checked against its signed hash, but a file signed in error (or a skops file
+    built by hand) could hold a vocabulary, idf weights and coefficients of sizes that disagree;
+    predicting would then fail with an IndexError on every request. This says which part is off.
+    """
+    try:
+        return _shape_problem(pipeline)
+    except Exception as e:  # unfitted or odd parts raise all kinds; each means the model cannot serve
+        return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def _shape_problem(pipeline: Pipeline) -> str | None:
+    steps = pipeline.named_steps
+    features, classifier = steps.get("features"), steps.get("classifier")
+    if features is None or classifier is None:
+        return "it has no 'features' or no 'classifier' step"
+    n_features = 0
+    for name, vectorizer in getattr(features, "transformer_list", [("features", features)]):
+        vocabulary, idf = vectorizer.vocabulary_, np.asarray(vectorizer.idf_)
+        if idf.ndim != 1 or len(idf) != len(vocabulary):
+            return f"the {name} features have {len(vocabulary)} terms but idf weights of shape {idf.shape}"
+        columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+        if len(columns) and (columns.min() < 0 or columns.max() >= len(columns) or len(np.unique(columns)) != len(columns)):
+            return f"the {name} features' terms are not numbered 0 to {len(columns) - 1}"
+        if not np.isfinite(idf).all():
+            return f"the {name} features' idf weights are not all finite numbers"
+        n_features += len(vocabulary)
+    classes = list(classifier.classes_)
+    rows = 1 if len(classes) == 2 else len(classes)
+    calibrated = getattr(classifier, "calibrated_classifiers_", None)
+    for part in calibrated if calibrated is not None else [None]:
+        estimator = classifier if part is None else part.estimator
+        coef, intercept = np.asarray(estimator.coef_), np.asarray(estimator.intercept_)
+        if coef.shape != (rows, n_features) or intercept.shape != (rows,):
+            return (f"the classifier's coefficients have shape {coef.shape} and its intercepts {intercept.shape}; "
+                    f"{n_features} features and {len(classes)} labels need {(rows, n_features)} and {(rows,)}")
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            return "the classifier's coefficients are not all finite numbers"
+        for calibrator in [] if part is None else part.calibrators:
+            beta = np.asarray(getattr(calibrator, "beta_", 1.0), dtype=np.float64)
+            if beta.size != 1 or not np.isfinite(beta).all():
+                return "the calibration's temperature is not one finite number"
+    return None

@@ -13,8 +13,8 @@ from sklearn.pipeline import Pipeline
 from model.decision import choose_thresholds, route
 from model.explain import Explainer
 from model.fastpath import FastScorer, UnsupportedPipeline
-from model.oof import read_oof
-from model.registry import load_pipeline
+from model.oof import OOF_FILE, parse_oof
+from model.registry import ModelError, load_verified
 from model.text import clean_text
 
 
@@ -55,17 +55,24 @@ class TriageModel:
         `target_precision` re-chooses every threshold from the model's saved out-of-fold
         predictions; `thresholds` then overrides single labels.
         """
-        pipeline, meta = load_pipeline(model_dir)
+        pipeline, meta, artifacts = load_verified(model_dir)
         chosen = dict(meta["thresholds"])
-        if target_precision is not None:
-            oof = read_oof(Path(model_dir))
-            chosen = choose_thresholds(oof.proba, oof.y, oof.labels, target_precision)
         if thresholds:
             unknown = set(thresholds) - set(chosen)
             if unknown:
                 raise ValueError(f"threshold for unknown label(s) {', '.join(sorted(unknown))}; labels are {', '.join(chosen)}")
-            chosen.update(thresholds)
-        return cls(pipeline, meta, chosen, Path(model_dir))
+        try:
+            if target_precision is not None:
+                if OOF_FILE not in artifacts:
+                    raise ModelError(f"{model_dir}: no {OOF_FILE} to choose thresholds for a target precision from")
+                oof = parse_oof(artifacts[OOF_FILE])  # the verified bytes, not the file read again
+                chosen = choose_thresholds(oof.proba, oof.y, oof.labels, target_precision)
+            chosen.update(thresholds or {})
+            return cls(pipeline, meta, chosen, Path(model_dir))
+        except ModelError:
+            raise
+        except Exception as e:  # whatever a verified but unusable model raises, it is refused with its reason
+            raise ModelError(f"{model_dir}: the model cannot serve ({type(e).__name__}: {str(e)[:300]})") from None
 
     @property
     def version(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from model.data import COLUMNS, ColumnMap, DataError, load_tickets
+from model.data import COLUMNS, ColumnMap, DataError, describe_names, load_tickets
 
 SHIPPED, REVIEWS, HELPDESK = "shipped", "reviews", "helpdesk"
 # Which source's label wins when sources disagree about one text: an agent's decision was made
@@ -137,7 +137,7 @@ def combine_sources(shipped: pd.DataFrame, reviews: pd.DataFrame | None = None, 
         foreign = sorted(set(rows.loc[rows["origin"] == name, "label"]) - known)
         if foreign:
             sources = ", ".join(sorted(set(rows.loc[rows["origin"] == name, "source"])))
-            message = f"labels the shipped tickets do not have: {', '.join(foreign)}; map them onto {', '.join(sorted(known))} first"
+            message = f"labels the shipped tickets do not have: {describe_names(foreign)}; map them onto {', '.join(sorted(known))} first"
             raise DataError(sources, message, column="label")
     rows["_key"] = [_dedup_key(c) for c in rows["cleaned"]]
     rows["_rank"] = rows["origin"].map({name: i for i, name in enumerate(CONFLICT_PRIORITY)})

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.signature import KEY_FILE_ENV
 from service.auth import KeyRing, estimated_guesses_log10, parse_keys
 from service.next_steps import DEFAULT_FILE as DEFAULT_NEXT_STEPS
 
@@ -227,5 +228,5 @@ def describe_settings_errors(error: ValidationError) -> str:
 def unknown_environment_settings(features: tuple[str, ...] = ()) -> list[str]:
     """`TRIAGE_*` environment variables that name no setting (probably typos); `features` are the
     prefixes of features that check their own (e.g. `TRIAGE_HELPDESK_`)."""
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {KEY_FILE_ENV}  # the registry key is every command's, not only the service's
     return sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known and not k.upper().startswith(features))

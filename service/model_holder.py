@@ -80,6 +80,8 @@ class ModelHolder:
             model.predict([_PROBE], explain=True)  # the whole path works, and caches are warm
         except (ModelError, ValueError, OSError) as e:  # OSError: files removed while loading
             raise ModelRefused(str(e)) from None
+        except Exception as e:  # anything else a bad model raises (IndexError, MemoryError, ...) refuses it too
+            raise ModelRefused(f"{directory}: the model cannot serve ({type(e).__name__}: {str(e)[:300]})") from None
         return model
 
     def reload(self, force: bool = True) -> ReloadOutcome:
@@ -122,15 +124,24 @@ class ModelHolder:
         return version is not None and version not in (self._served, self._refused)
 
     async def watch(self, interval: float) -> None:
-        """Poll the registry's CURRENT every `interval` seconds and swap in a new version (background task)."""
+        """Poll the registry's CURRENT every `interval` seconds and swap in a new version (background task).
+
+        A registry that cannot be read (e.g. CURRENT deleted or naming no version) leaves the served
+        model in service; the problem is logged when it appears or changes, not at every poll.
+        """
+        reported: str | None = None
         while True:
             await asyncio.sleep(interval)
             try:
                 if await anyio.to_thread.run_sync(self.changed_in_registry):
                     await anyio.to_thread.run_sync(lambda: self.reload(force=False))
+                reported = None
             except ModelRefused:
                 pass  # logged by reload; the old model keeps serving
             except (OSError, ModelError) as e:
-                log.error("registry check failed", extra={"fields": {"registry": str(self.settings.registry), "reason": str(e)}})
+                if str(e) != reported:
+                    log.error("registry check failed; the served model keeps serving",
+                              extra={"fields": {"registry": str(self.settings.registry), "reason": str(e), "serving": self.current.version}})
+                    reported = str(e)
             except Exception:  # a watcher that died would stop hot swaps unnoticed
                 log.exception("registry check failed", extra={"fields": {"registry": str(self.settings.registry)}})

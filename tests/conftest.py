@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from model.data import load_tickets
-from model.registry import save_model
+from model.registry import METADATA_FILE, SIGNATURE_FILE, save_model
+from model.signature import KEY_FILE_ENV, load_key, sign
 from model.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKETS = ROOT / "data" / "tickets.csv"
 INDEPENDENT = ROOT / "data" / "eval" / "independent.csv"
 EDGE_CASES = ROOT / "data" / "eval" / "edge-cases.csv"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Models made by the tests are signed with a key of this test run (made on first use), never
+    with the developer's own registry key; subprocesses inherit it through the environment."""
+    folder = Path(tempfile.mkdtemp(prefix="triage-test-key-"))
+    os.environ[KEY_FILE_ENV] = str(folder / "registry.key")
+
+
+def sign_metadata(model_dir: Path) -> None:
+    """Sign a model directory's metadata as it now is with the test run's registry key: what a key
+    holder's own edit (or faulty tool) leaves, so that the checks behind the signature are reached."""
+    (model_dir / SIGNATURE_FILE).write_bytes(sign((model_dir / METADATA_FILE).read_bytes(), load_key()))
 
 
 def shipped_texts() -> list[str]:

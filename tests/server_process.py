@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from model.signature import KEY_FILE_ENV
+
 TRIAGE = Path(sys.executable).with_name("triage")  # the console script `pip install -e .` puts beside python
 
 
@@ -34,7 +36,7 @@ def start_serve(args: list[str], folder: Path, env: dict[str, str], port: int, s
     """Run `triage serve --port PORT ARGS` in `folder` (without the developer's TRIAGE_* settings)
     and return once /readyz answers 200; fail the test with the server's log otherwise."""
     assert TRIAGE.exists(), f"{TRIAGE} is missing: install the package (make install)"
-    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}, **env}
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") or k == KEY_FILE_ENV}, **env}
     log = folder / log_name
     with open(log, "ab") as out:
         process = subprocess.Popen([str(TRIAGE), "serve", "--port", str(port), *args], cwd=folder, env=environment,

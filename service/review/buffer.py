@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
-from model.redact import redact
+from model.text import readable_text
 from service.review.items import NewReviewItem
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY AUTOINCREMENT, size INTEGER NOT NULL, item TEXT NOT NULL)"
@@ -49,8 +49,8 @@ def default_buffer_file(database_url: str) -> Path:
 
 
 def ready_to_buffer(item: NewReviewItem) -> NewReviewItem:
-    """The item as it is kept: text redacted, ticket id fixed."""
-    return dataclasses.replace(item, subject=redact(item.subject), body=redact(item.body),
+    """The item as it is kept: text as the store keeps it (`model.text.readable_text`), ticket id fixed."""
+    return dataclasses.replace(item, subject=readable_text(item.subject), body=readable_text(item.body),
                                ticket_id=item.ticket_id or f"review-{uuid4().hex}")
 
 

@@ -23,7 +23,13 @@ def _open_existing(database_url: str) -> ReviewStore:
         url = None  # ReviewStore reports the malformed URL
     if url is not None and url.get_backend_name() == "sqlite" and url.database and not Path(url.database).expanduser().is_file():
         raise StoreError(f"no review database at {url.database}; check the --database path")
-    return ReviewStore(database_url)
+    store = ReviewStore(database_url)
+    try:
+        store.check_tables()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def export_reviews(database_url: str, out: str | Path) -> ExportSummary:

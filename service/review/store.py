@@ -19,13 +19,13 @@ from alembic.util import CommandError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from model.language import detect_language
-from model.redact import redact
+from model.text import readable_text
 from service.db.engine import BEGIN_OPTION, LONG_WRITE_OPTION, make_engine, translate_errors
 from service.db.errors import StoreError
 from service.db.migrate import upgrade_to_head
 from service.review.errors import ClaimConflict, DecisionConflict, ItemNotFound
 from service.review.items import NOTE_LENGTH, NewReviewItem, ReviewItem, require_name
-from service.review.schema import review_items, row_to_item
+from service.review.schema import READ_COLUMNS, review_items, row_to_item
 from service.review.training import Agreement, ExportSummary, write_training_csv
 
 MAX_PAGE_SIZE = 500
@@ -83,7 +83,7 @@ class ReviewStore:
 
     @staticmethod
     def _fetch(connection: sa.Connection, item_id: int) -> ReviewItem:
-        row = connection.execute(sa.select(review_items).where(_t.id == item_id)).first()
+        row = connection.execute(sa.select(*READ_COLUMNS).where(_t.id == item_id)).first()
         if row is None:
             raise ItemNotFound(item_id)
         return row_to_item(row)
@@ -110,6 +110,15 @@ class ReviewStore:
                 upgrade_to_head(self._engine)
             except CommandError as e:  # e.g. a newer release already migrated this database
                 raise StoreError(f"cannot migrate the review database: {e}") from None
+        self.check_tables()
+
+    def check_tables(self) -> None:
+        """StoreError unless `review_items` is a table: a database file from elsewhere may hold a view
+        of that name, and a recursive view makes every read of it run forever."""
+        with self._read() as connection:
+            if review_items.name in sa.inspect(connection).get_view_names():
+                raise StoreError(f"the review database's {review_items.name} is a view, not the table this service writes; "
+                                 "this is not a review database of this service (or it was tampered with)")
 
     def on_decision(self, listener: DecisionListener) -> None:
         """Call `listener` with every decision, inside the transaction that records it."""
@@ -132,7 +141,8 @@ class ReviewStore:
 
     # --- the queue ------------------------------------------------------------------------
     def enqueue(self, item: NewReviewItem) -> ReviewItem:
-        """Queue a ticket (text redacted), or update the queued entry with the same ticket id.
+        """Queue a ticket (as `model.text.readable_text`: plain, normalised, redacted), or update the
+        queued entry with the same ticket id.
 
         A ticket that was already decided is returned unchanged: a decision is never reopened.
         An audit never replaces an item routed to review (an agent may have seen the model's
@@ -142,8 +152,8 @@ class ReviewStore:
         now = self._now()
         values: dict[str, Any] = {
             "ticket_id": item.ticket_id or f"review-{uuid4().hex}",
-            "subject": redact(item.subject),
-            "body": redact(item.body),
+            "subject": readable_text(item.subject),
+            "body": readable_text(item.body),
             "language": item.language or detect_language(f"{item.subject}\n{item.body}"),
             "model_label": item.model_label,
             "confidence": item.confidence,
@@ -162,7 +172,7 @@ class ReviewStore:
         )
         with self._write() as connection:
             connection.execute(upsert)
-            row = connection.execute(sa.select(review_items).where(_t.ticket_id == values["ticket_id"])).one()
+            row = connection.execute(sa.select(*READ_COLUMNS).where(_t.ticket_id == values["ticket_id"])).one()
         return row_to_item(row)
 
     def list_pending(self, limit: int = 50, offset: int = 0, *, reviewer: str | None = None) -> list[ReviewItem]:
@@ -178,7 +188,7 @@ class ReviewStore:
         if offset > MAX_ITEM_ID:  # past any queue's end
             return []
         query = (
-            sa.select(review_items).where(self._available_to(self._now(), reviewer)).order_by(*QUEUE_ORDER).limit(limit).offset(offset)
+            sa.select(*READ_COLUMNS).where(self._available_to(self._now(), reviewer)).order_by(*QUEUE_ORDER).limit(limit).offset(offset)
         )
         with self._read() as connection:
             return [row_to_item(row) for row in connection.execute(query)]
@@ -243,7 +253,7 @@ class ReviewStore:
         if note is not None:
             if not isinstance(note, str) or len(note) > NOTE_LENGTH:
                 raise ValueError(f"note must be text of at most {NOTE_LENGTH} characters")
-            note = redact(note.strip()) or None
+            note = readable_text(note) or None
         now = self._now()
         update = (
             sa.update(review_items)
@@ -263,7 +273,7 @@ class ReviewStore:
     # --- decisions as training data ---------------------------------------------------------
     def decided(self, since: datetime | None = None) -> list[ReviewItem]:
         """Decided items, oldest decision first; `since` (naive means UTC) keeps later ones only."""
-        query = sa.select(review_items).where(_t.decided_at.is_not(None)).order_by(_t.decided_at, _t.id)
+        query = sa.select(*READ_COLUMNS).where(_t.decided_at.is_not(None)).order_by(_t.decided_at, _t.id)
         if since is not None:
             query = query.where(_t.decided_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
         with self._read() as connection:

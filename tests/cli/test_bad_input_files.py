@@ -42,7 +42,16 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str], str]] = {
     "json-line-not-object": (_file("t.jsonl", '["Synken har stannat"]\n'), [], "predict"),
     "no-usable-text": (_file("t.csv", "subject,body\nSynken,har stannat sedan i natt\n,<p>&nbsp;</p>\n"), [], "predict"),
     "missing-file": (lambda folder: folder / "no-such-file.csv", [], "predict"),
+    "header-only": (_file("t.csv", "subject,body,label\n"), [], "train"),
+    "deeply-nested-json-line": (_file("t.jsonl", '{"body": ' + "[" * 100_000 + "]" * 100_000 + "}\n"), [], "predict"),
+    "nested-json-field": (_file("t.jsonl", '{"subject": "Synken", "body": ' + "[" * 900 + "]" * 900 + "}\n"), [], "predict"),
+    "huge-integer": (_file("t.jsonl", '{"id": ' + "7" * 5000 + ', "body": "Hej! Synken till Google har stannat sedan i natt."}\n'), [], "predict"),
+    "many-columns": (_file("t.csv", ",".join(f"c{i}" for i in range(200_000)) + ",body\n" + "," * 200_000 + "Synken har stannat\n"), [], "predict"),
+    "many-repeated-columns": (_file("t.csv", "body," * 100_000 + "label\nhej," * 1 + "," * 99_999 + "support\n"), [], "predict"),
+    "label-column-is-the-body": (_file("t.csv", GOOD), ["--columns", "label=body"], "train"),
 }
+# Ticket text of the files above: no message may quote it, whatever the case.
+TICKET_TEXT = ("Synken till Google har stannat", "Lägg till Ekbackens skola", "lägga till Ekbackens skola")
 
 
 def test_every_documented_case_has_a_file_and_every_file_a_row() -> None:
@@ -65,3 +74,5 @@ def test_triage_answers_as_documented(case: str, small_model_dir: Path, tmp_path
     assert message in said, f"{case}: the output should say '{message}': {said[-500:]}"
     if status != 0:
         assert said.startswith(f"triage {command}: error: ") and not out.exists(), f"{case}: a refused file gives one message and no output"
+        assert "Traceback" not in said and len(said) < 2000, f"{case}: a short message, not a traceback or a dump: {len(said)} characters"
+        assert not any(text in said for text in TICKET_TEXT), f"{case}: an error never quotes ticket text: {said[-500:]}"

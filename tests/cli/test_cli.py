@@ -122,3 +122,50 @@ def test_export_reviews_feeds_training(small_tickets_file: Path, tmp_path: Path,
 def test_export_reviews_from_a_missing_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["export-reviews", "--database", f"sqlite:///{tmp_path / 'nope.db'}", "--out", str(tmp_path / "r.csv")])
     assert code == EXIT_BAD_INPUT and "no review database" in capsys.readouterr().err
+
+
+def test_sign_and_versions_show_a_refused_version_without_hiding_the_others(small_model_dir: Path, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from model.registry import SIGNATURE_FILE
+
+    registry = tmp_path / "registry"
+    assert main(["publish", "--model", str(small_model_dir), "--registry", str(registry)]) == 0
+    version = json.loads((small_model_dir / "metadata.json").read_text())["version"]
+    unsigned = registry / "99991231-000000-unsigned"
+    shutil.copytree(registry / version, unsigned)
+    (unsigned / SIGNATURE_FILE).unlink()
+    capsys.readouterr()
+    assert main(["versions", "--registry", str(registry)]) == 0
+    listed = capsys.readouterr().out
+    assert f"* {version}  created" in listed, f"the current version is listed and marked: {listed}"
+    assert "99991231-000000-unsigned  refused:" in listed and "not signed" in listed, f"the unsigned version is shown as refused: {listed}"
+    assert main(["sign", "--model", str(unsigned)]) == 0, "a model whose files match its metadata can be signed"
+    assert main(["versions", "--registry", str(registry)]) == 0
+    assert "refused" not in capsys.readouterr().out
+    (registry / "CURRENT").unlink()
+    assert main(["rollback", "--registry", str(registry)]) == EXIT_BAD_INPUT, "no current version to roll back from"
+    assert "CURRENT is missing" in capsys.readouterr().err
+    assert main(["rollback", "--registry", str(registry), "--to", version]) == 0, "a version can be chosen again"
+
+
+def test_an_output_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    import errno
+
+    from cli.commands import write_output
+
+    out = tmp_path / "predictions.csv"
+    out.write_text("the earlier predictions\n")
+
+    def fails_half_way(f: object) -> None:
+        f.write("id,route\n1,support\n")  # type: ignore[attr-defined]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        write_output(out, fails_half_way)
+    assert raised.value.filename == str(out), "the error names the output"
+    assert out.read_text() == "the earlier predictions\n", "a failed write leaves the earlier file as it was"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.csv"], "and no temporary file behind"
+    write_output(out, lambda f: f.write("id,route\n"))
+    assert out.read_text() == "id,route\n" and oct(out.stat().st_mode & 0o777) == "0o644", "a complete write replaces it, readable by others"

@@ -12,7 +12,7 @@ from model import fastpath
 from model.fastpath import FastScorer
 from model.predictor import TriageModel
 from model.registry import load_pipeline
-from model.text import clean_text
+from model.text import MAX_WORD_CHARS, clean_text
 from tests.conftest import shipped_texts
 
 TOLERANCE = 1e-9
@@ -130,3 +130,31 @@ def test_threads_scoring_at_once_get_the_one_thread_results(small: tuple) -> Non
         results = list(pool.map(lambda chunk: [fast.predict_proba([t]) for t in chunk], chunks))
     for i, chunk_result in enumerate(results):
         assert np.abs(np.vstack(chunk_result) - expected[i::4]).max() <= 1e-12
+
+
+def _table_bytes(table: fastpath.WordTable) -> int:
+    """What a word table holds: its words as it counts them, and its arrays' whole allocation."""
+    return table.bytes + sum(a.nbytes for a in (table.gram_starts, table.grams, table.token_starts, table.tokens))
+
+
+def test_unique_long_words_cannot_grow_the_word_table_beyond_its_bytes(small: tuple, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    """The attack: batches of tickets made of unique long words grew the server by about 10 MB per
+    request. Cleaning cuts words to `MAX_WORD_CHARS` and the table is bounded by bytes (beyond one
+    call's words), so it stays flat, and a table that started afresh scores alike."""
+    pipeline, _ = small
+    fast = FastScorer(pipeline)  # a table of its own
+    budget = 1 << 20
+    monkeypatch.setattr(fastpath, "_WORD_TABLE_BYTES", budget)
+    held = []
+    for batch in range(30):
+        # 10 tickets of 100 unique 200-character words: about 2 MB of new words per call once cut.
+        texts = [" ".join(f"{batch:03d}{ticket:03d}{word:03d}" + "synkroniseringen" * 12 for word in range(100)) for ticket in range(10)]
+        cleaned = [clean_text(t) for t in texts]
+        assert max(len(w) for c in cleaned for w in c.split()) == MAX_WORD_CHARS, "cleaning cuts absurd words"
+        fast.proba_cleaned(cleaned)
+        held.append(_table_bytes(fast.table))
+    assert max(held) < 8 * budget, f"the table grew to {max(held):,} bytes over 30 calls of unique words; it is bounded near {budget:,} plus one call"
+    assert max(held[10:]) <= 1.5 * max(held[:10]), f"the table stays flat call after call: {held}"
+    texts = shipped_texts()[:200]
+    diff = np.abs(fast.predict_proba(texts) - pipeline.predict_proba(texts)).max()
+    assert diff <= TOLERANCE, f"after starting afresh the fast path still matches the pipeline (differs by {diff:g})"

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import model.text as text_module
 from model.redact import redact
-from model.text import TextCleaner, clean_text, is_usable, strip_quoted_reply, strip_signature, ticket_text
-from tests.conftest import TICKETS
+from model.text import MAX_WORD_CHARS, TextCleaner, clean_text, is_usable, readable_text, strip_quoted_reply, strip_signature, ticket_text
+from tests.conftest import TICKETS, shipped_texts
 from tests.model.pii_strategies import BOUNDARIES, email_address, embedded, personnummer, swedish_phone
 
 
@@ -144,3 +144,23 @@ def test_many_texts_are_cleaned_in_parallel_exactly_as_one_by_one(monkeypatch: p
     texts = [ticket_text(s, b) for s, b in zip(frame["subject"], frame["body"])] + [None, "", "<p>&nbsp;</p>"]
     monkeypatch.setattr(text_module, "PARALLEL_CLEANING_FROM", 10)
     assert text_module.clean_texts(texts) == [clean_text(t) for t in texts]
+
+
+def test_absurdly_long_words_are_cut_and_no_shipped_word_is_that_long() -> None:
+    cleaned = clean_text("x" * 19_000 + " synken har stannat")
+    assert cleaned.split()[0] == "x" * MAX_WORD_CHARS and cleaned.endswith("synken har stannat"), "a pasted blob keeps its first characters"
+    longest = max(len(word) for text in shipped_texts() for word in clean_text(text).split())
+    assert longest < MAX_WORD_CHARS, f"cutting words changes no shipped ticket: its longest word has {longest} characters"
+
+
+def test_cleaning_reads_disguised_text_as_plain_text() -> None:
+    assert clean_text("Syn\u00adken har\u200b stannat") == "Synken har stannat", "invisible characters are removed"
+    assert clean_text("Ｓｙｎｋｅｎ") == "Synken", "fullwidth letters are folded (NFKC)"
+    assert clean_text("åk 4\u20136 och 7\u22129") == "åk 4-6 och 7-9", "every dash is a hyphen"
+    assert clean_text("<b>811218</b>-9876 och anna&#64;skola.se") == "[PERSONNUMMER] och [EMAIL]"
+
+
+def test_readable_text_is_the_plain_redacted_ticket_for_people() -> None:
+    text = "<p>Hej!<br>Eleven 811218&shy;-9876 saknas.</p>\r\n> Tidigare svar\r\nMvh Anna, anna\uff20skola.se"
+    assert readable_text(text) == "Hej!\nEleven [PERSONNUMMER] saknas.\n\n> Tidigare svar\nMvh Anna, [EMAIL]", (
+        "quotes and signatures stay for the agent; HTML, disguises and personal data do not")
