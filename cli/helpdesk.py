@@ -42,7 +42,7 @@ def helpdesk_worker(args: argparse.Namespace) -> int:
     from model.registry import ModelError, verify_model
     from service.app import EXIT_BAD_SETTINGS
     from service.config import ConfigError, load_settings
-    from service.helpdesk.runtime import check_helpdesk, run_worker_process
+    from service.helpdesk.runtime import check_helpdesk, check_worker_settings, run_worker_process
     from service.helpdesk.settings import load_helpdesk_settings
     from service.logs import configure_logging
     from service.startup import model_to_serve
@@ -52,8 +52,9 @@ def helpdesk_worker(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(overrides)
         configure_logging(settings.log_level)
-        model_dir = model_to_serve(settings, train_if_missing=False)
         helpdesk = load_helpdesk_settings(settings.helpdesk_file)
+        check_worker_settings(helpdesk)  # before the model: a worker with nothing to do says so first
+        model_dir = model_to_serve(settings, train_if_missing=False)
         check_helpdesk(helpdesk, settings.key_ring, verify_model(model_dir)["labels"])
         return run_worker_process(settings, helpdesk, args.metrics_port)
     except (ConfigError, ModelError, ValueError) as e:

@@ -126,12 +126,17 @@ class Helpdesk:
             self.store.close()
 
 
-def run_worker_process(settings: Settings, helpdesk_settings: HelpdeskSettings, metrics_port: int | None = None) -> int:
-    """`triage helpdesk-worker`: the worker without the HTTP service, until SIGTERM or SIGINT; 2 for settings that cannot work."""
+def check_worker_settings(helpdesk_settings: HelpdeskSettings) -> None:
+    """ConfigError when the helpdesk settings leave a worker of its own nothing to do."""
     if not helpdesk_settings.configured:
         raise ConfigError("no helpdesk is configured: set TRIAGE_HELPDESK_FILE to a settings file with a [freshdesk] or [zendesk] section")
     if helpdesk_settings.mode == "off":
         raise ConfigError("the helpdesk mode is 'off': the worker would have nothing to do; set mode to suggest or act")
+
+
+def run_worker_process(settings: Settings, helpdesk_settings: HelpdeskSettings, metrics_port: int | None = None) -> int:
+    """`triage helpdesk-worker`: the worker without the HTTP service, until SIGTERM or SIGINT (settings
+    checked by `check_worker_settings` first)."""
     metrics = Metrics()
     next_steps = load_next_steps(settings.next_steps_file)
     holder = ModelHolder(settings, next_steps, metrics)

@@ -4,6 +4,7 @@ settings that cannot work stopping `triage serve` and `triage helpdesk-worker` w
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from model.signature import KEY_FILE_ENV
 from service.app import run
 from service.auth import parse_keys
 from service.config import ConfigError
@@ -139,7 +141,8 @@ def test_helpdesk_worker_runs_on_its_own(tmp_path: Path, model_a: Path, freshdes
     ticket = freshdesk.add_ticket(*DELIVERY_SV)
     jobs.enqueue("freshdesk", "ticket", str(ticket))  # accepted earlier by a `triage serve` on the same database
     settings = write(tmp_path, f'[freshdesk]\nbase_url = "{freshdesk.base_url}"\n[worker]\npoll_seconds = 0.1\n')
-    env = {"TRIAGE_HELPDESK_FRESHDESK__API_KEY": freshdesk.api_key, "TRIAGE_THRESHOLDS": '{"delivery": 0.5, "support": 0.5}', "PATH": "/usr/bin:/bin"}
+    env = {"TRIAGE_HELPDESK_FRESHDESK__API_KEY": freshdesk.api_key, "TRIAGE_THRESHOLDS": '{"delivery": 0.5, "support": 0.5}', "PATH": "/usr/bin:/bin",
+           KEY_FILE_ENV: os.environ[KEY_FILE_ENV]}  # the test run's registry key, which signed the model
     log, metrics_port = tmp_path / "worker.log", free_port()
     with log.open("wb") as out:
         process = subprocess.Popen([str(TRIAGE), "helpdesk-worker", "--model", str(model_a), "--database", url, "--helpdesk-file", str(settings),
