@@ -80,9 +80,26 @@ class JsonFormatter(logging.Formatter):
         return escape_unprintable(json.dumps(entry, ensure_ascii=False, default=str))
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever `sys.stderr` is when a record is written, not to the stream it
+    was when the handler was made (a command run in-process, as the tests and the notebook do, may
+    outlive the stderr it started with)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send every log record (ours and uvicorn's) to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.logs import JsonFormatter, request_id_var
+from service.logs import JsonFormatter, configure_logging, request_id_var
 from tests.service.conftest import KEYS, PREDICT_KEY, REVIEW_ALL, ClientFactory
 
 MARKER = "Zyxwvuts-ticket-marker"
@@ -112,3 +112,14 @@ def test_a_client_request_id_is_kept_beside_the_services_own(shared_client: Clie
     assert [e["client_request_id"] for e in access] == ["someone-elses-id"] * 2, f"the client's id is logged as it was sent: {access}"
     assert [e["request_id"] for e in access] == [r.headers["x-request-id"] for r in answers], "each line has the id its response carries"
     assert access[0]["request_id"] != access[1]["request_id"], "two requests never share an id, whatever the client sends"
+
+
+def test_logs_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_logging("INFO")
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logging.getLogger("triage.test").info("one")
+    first.close()  # as a test's captured stderr is, once the test is over
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("triage.test").info("two")
+    assert '"two"' in second.getvalue(), "a record goes to the stderr in place when it is written, never to a closed one"
